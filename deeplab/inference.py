@@ -1,0 +1,90 @@
+"""Semantic segmentation of uint8 photos, computed exactly as the original frozen graph.
+
+uint8 RGB -> resize (longer side = crop size) -> pad with 127.5 -> [-1, 1] -> network ->
+align-corners upsampling of the logits to the padded size -> crop -> argmax / softmax.
+Unlike the original graph, results come back at the caller's original resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from deeplab.config import ModelConfig
+from deeplab.layers import resize_bilinear_align_corners
+from deeplab.preprocessing import pad_and_normalize, resize_to_crop, to_batch
+
+IMAGE_SPEC = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
+
+
+def logits_at_working_size(model: keras.Model, images: tf.Tensor, crop_size: int) -> tf.Tensor:
+    """Logits at the resized input's resolution (the network's working size), valid region only.
+
+    This equals the original graph's ``ResizeBilinear_2`` output cropped to the fed image.
+    """
+    resized = resize_to_crop(images, crop_size)
+    shape = tf.shape(resized)
+    inputs = pad_and_normalize(resized, crop_size)
+    logits = tf.cast(model(inputs, training=False), tf.float32)
+    logits = resize_bilinear_align_corners(logits, tf.shape(inputs)[1:3])
+    return logits[:, :shape[1], :shape[2], :]
+
+
+def segment(model: keras.Model, images: tf.Tensor, crop_size: int):
+    """(labels int32 ``[B, H, W]``, probabilities float32 ``[B, H, W, C]``) at the input's size."""
+    logits = logits_at_working_size(model, images, crop_size)
+    size = tf.shape(images)[1:3]
+    logits = tf.cond(tf.reduce_all(tf.shape(logits)[1:3] == size), lambda: logits,
+                     lambda: tf.image.resize(logits, size, method="bilinear"))
+    labels = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    return labels, tf.nn.softmax(logits, axis=-1)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    labels: np.ndarray          # int32 [B, H, W] class ids
+    probabilities: np.ndarray   # float32 [B, H, W, C]
+
+
+class Segmenter:
+    """A DeepLab model plus the original pre- and post-processing, for numpy callers."""
+
+    def __init__(self, model: keras.Model, config: ModelConfig, crop_size: int | None = None):
+        self.model = model
+        self.config = config
+        self.crop_size = int(crop_size or config.crop_size)
+        self._segment = tf.function(lambda x: segment(self.model, x, self.crop_size),
+                                    input_signature=[IMAGE_SPEC])
+        self._logits = tf.function(lambda x: logits_at_working_size(self.model, x, self.crop_size),
+                                   input_signature=[IMAGE_SPEC])
+
+    @classmethod
+    def from_source(cls, source, *, crop_size: int | None = None, **kwargs) -> "Segmenter":
+        """Any weights source: registry name, release archive/folder, checkpoint, graph, .keras."""
+        from deeplab.weights import resolve_model
+
+        model, config = resolve_model(source, **kwargs)
+        return cls(model, config, crop_size)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.config.class_names
+
+    def predict(self, images) -> Prediction:
+        """Labels and class probabilities for one image ``[H, W, 3]`` or a batch, uint8 RGB."""
+        batch, single = to_batch(images)
+        labels, probabilities = self._segment(batch)
+        labels, probabilities = labels.numpy(), probabilities.numpy()
+        if single:
+            labels, probabilities = labels[0], probabilities[0]
+        return Prediction(labels, probabilities)
+
+    def predict_logits(self, images) -> np.ndarray:
+        """Logits ``[B, h, w, C]`` at the working size (longer side = crop size), for callers that
+        upsample to full resolution themselves (portrait mattes)."""
+        batch, single = to_batch(images)
+        logits = self._logits(batch).numpy()
+        return logits[0] if single else logits
