@@ -1,0 +1,219 @@
+"""Registry of Google's official DeepLab releases (MobileNetV2 and Xception-65).
+
+Facts from the DeepLab model zoo page (tensorflow/models ``research/deeplab/g3doc/model_zoo.md``):
+download URL, backbone, training data, evaluation output stride and scales, and the published mIoU
+with the split it was measured on. Every release archive unpacks to one folder named like the entry
+(``deeplabv3_mnv2_pascal_train_aug/``) holding ``frozen_inference_graph.pb`` and a TF1 checkpoint.
+The frozen graphs are exported at output stride 8 with a 513 crop (the export defaults); when a
+graph is present the values it fixes win over the registry's.
+
+Entries are looked up by name (the archive folder, e.g. ``deeplabv3_mnv2_pascal_train_aug``), by
+the zoo's checkpoint name (``mobilenetv2_coco_voc_trainaug``) or by the archive file name.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from deeplab.config import CITYSCAPES_CLASSES, PASCAL_VOC_CLASSES
+
+# ADE20K scene parsing (SceneParse150): DeepLab predicts 151 labels, 0 being "other" (unlabelled).
+ADE20K_CLASSES = (
+    "other", "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane",
+    "grass", "cabinet", "sidewalk", "person", "earth", "door", "table", "mountain", "plant",
+    "curtain", "chair", "car", "water", "painting", "sofa", "shelf", "house", "sea", "mirror",
+    "rug", "field", "armchair", "seat", "fence", "desk", "rock", "wardrobe", "lamp", "bathtub",
+    "railing", "cushion", "base", "box", "column", "signboard", "chest of drawers", "counter",
+    "sand", "sink", "skyscraper", "fireplace", "refrigerator", "grandstand", "path", "stairs",
+    "runway", "case", "pool table", "pillow", "screen door", "stairway", "river", "bridge",
+    "bookcase", "blind", "coffee table", "toilet", "flower", "book", "hill", "bench", "countertop",
+    "stove", "palm", "kitchen island", "computer", "swivel chair", "boat", "bar", "arcade machine",
+    "hovel", "bus", "towel", "light", "truck", "tower", "chandelier", "awning", "streetlight",
+    "booth", "television receiver", "airplane", "dirt track", "apparel", "pole", "land",
+    "bannister", "escalator", "ottoman", "bottle", "buffet", "poster", "stage", "van", "ship",
+    "fountain", "conveyer belt", "canopy", "washer", "plaything", "swimming pool", "stool",
+    "barrel", "basket", "waterfall", "tent", "bag", "minibike", "cradle", "oven", "ball", "food",
+    "step", "tank", "trade name", "microwave", "pot", "animal", "bicycle", "lake", "dishwasher",
+    "screen", "blanket", "sculpture", "hood", "sconce", "vase", "traffic light", "tray", "ashcan",
+    "fan", "pier", "crt screen", "plate", "monitor", "bulletin board", "shower", "radiator",
+    "glass", "clock", "flag",
+)
+
+DATASET_CLASSES = {
+    "pascal_voc": PASCAL_VOC_CLASSES,
+    "cityscapes": CITYSCAPES_CLASSES,
+    "ade20k": ADE20K_CLASSES,
+}
+DOWNLOAD_ROOT = "http://download.tensorflow.org/models/"
+
+
+@dataclass(frozen=True)
+class PublishedResult:
+    """One published score: mIoU (percent) on ``split`` at ``output_stride`` and eval scales."""
+
+    miou: float
+    split: str
+    output_stride: int
+    eval_scales: tuple[float, ...] = (1.0,)
+    left_right_flip: bool = False
+    pixel_accuracy: float | None = None
+
+
+@dataclass(frozen=True)
+class OfficialRelease:
+    """One official DeepLab release archive and what is known about it."""
+
+    name: str
+    zoo_name: str
+    archive: str
+    backbone: str
+    dataset: str
+    trained_on: str
+    checkpoint_member: str
+    results: tuple[PublishedResult, ...]
+    depth_multiplier: float = 1.0
+    decoder: bool = False
+    output_stride: int = 8
+    crop_size: int = 513
+    graph_member: str = ""
+    sha256: str | None = None
+    notes: str = ""
+    class_names: tuple[str, ...] = field(default=())
+
+    def __post_init__(self):
+        if not self.graph_member:
+            object.__setattr__(self, "graph_member", f"{self.name}/frozen_inference_graph.pb")
+        if not self.class_names:
+            object.__setattr__(self, "class_names", DATASET_CLASSES[self.dataset])
+
+    @property
+    def url(self) -> str:
+        return DOWNLOAD_ROOT + self.archive
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def atrous_rates(self) -> tuple[int, ...]:
+        """ASPP rates at :attr:`output_stride` (none for the MobileNetV2 releases)."""
+        if self.backbone != "xception_65":
+            return ()
+        return (6, 12, 18) if self.output_stride == 16 else (12, 24, 36)
+
+
+def _pascal(miou, split, os_, scales=(1.0,), flip=False):
+    return PublishedResult(miou, f"PASCAL VOC 2012 {split}", os_, scales, flip)
+
+
+_MS_PASCAL = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
+_MS_CITYSCAPES = (0.75, 1.0, 1.25)
+
+OFFICIAL_RELEASES: tuple[OfficialRelease, ...] = (
+    OfficialRelease(
+        name="deeplabv3_mnv2_pascal_train_aug", zoo_name="mobilenetv2_coco_voc_trainaug",
+        archive="deeplabv3_mnv2_pascal_train_aug_2018_01_29.tar.gz", backbone="mobilenet_v2",
+        dataset="pascal_voc", trained_on="ImageNet, MS-COCO, VOC 2012 train_aug",
+        checkpoint_member="deeplabv3_mnv2_pascal_train_aug/model.ckpt-30000",
+        results=(_pascal(75.32, "val", 16), _pascal(77.33, "val", 8, _MS_PASCAL, True))),
+    OfficialRelease(
+        name="deeplabv3_mnv2_pascal_trainval", zoo_name="mobilenetv2_coco_voc_trainval",
+        archive="deeplabv3_mnv2_pascal_trainval_2018_01_29.tar.gz", backbone="mobilenet_v2",
+        dataset="pascal_voc", trained_on="ImageNet, MS-COCO, VOC 2012 train_aug + trainval",
+        checkpoint_member="deeplabv3_mnv2_pascal_trainval/model.ckpt-30000",
+        results=(_pascal(80.25, "test", 8, _MS_PASCAL, True),),
+        notes="trained on VOC val: do not evaluate it on VOC val"),
+    OfficialRelease(
+        name="deeplabv3_mnv2_dm05_pascal_trainaug", zoo_name="mobilenetv2_dm05_coco_voc_trainaug",
+        archive="deeplabv3_mnv2_dm05_pascal_trainaug_2018_10_01.tar.gz", backbone="mobilenet_v2",
+        depth_multiplier=0.5, dataset="pascal_voc",
+        trained_on="ImageNet, MS-COCO, VOC 2012 train_aug",
+        checkpoint_member="deeplabv3_mnv2_dm05_pascal_trainaug/model.ckpt",
+        results=(_pascal(70.19, "val", 16),)),
+    OfficialRelease(
+        name="deeplabv3_mnv2_dm05_pascal_trainval", zoo_name="mobilenetv2_dm05_coco_voc_trainval",
+        archive="deeplabv3_mnv2_dm05_pascal_trainval_2018_10_01.tar.gz", backbone="mobilenet_v2",
+        depth_multiplier=0.5, dataset="pascal_voc",
+        trained_on="ImageNet, MS-COCO, VOC 2012 train_aug + trainval",
+        checkpoint_member="deeplabv3_mnv2_dm05_pascal_trainval/model.ckpt",
+        results=(_pascal(71.83, "test", 8),),
+        notes="trained on VOC val: do not evaluate it on VOC val"),
+    OfficialRelease(
+        name="deeplabv3_pascal_train_aug", zoo_name="xception65_coco_voc_trainaug",
+        archive="deeplabv3_pascal_train_aug_2018_01_04.tar.gz", backbone="xception_65",
+        decoder=True, dataset="pascal_voc", trained_on="ImageNet, MS-COCO, VOC 2012 train_aug",
+        checkpoint_member="deeplabv3_pascal_train_aug/model.ckpt",
+        results=(_pascal(82.20, "val", 16), _pascal(83.58, "val", 8, _MS_PASCAL, True))),
+    OfficialRelease(
+        name="deeplabv3_pascal_trainval", zoo_name="xception65_coco_voc_trainval",
+        archive="deeplabv3_pascal_trainval_2018_01_04.tar.gz", backbone="xception_65",
+        decoder=True, dataset="pascal_voc",
+        trained_on="ImageNet, MS-COCO, VOC 2012 train_aug + trainval",
+        checkpoint_member="deeplabv3_pascal_trainval/model.ckpt",
+        results=(_pascal(87.80, "test", 8, _MS_PASCAL, True),),
+        notes="trained on VOC val: do not evaluate it on VOC val"),
+    OfficialRelease(
+        name="deeplabv3_mnv2_cityscapes_train", zoo_name="mobilenetv2_coco_cityscapes_trainfine",
+        archive="deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz", backbone="mobilenet_v2",
+        dataset="cityscapes", trained_on="ImageNet, MS-COCO, Cityscapes train_fine",
+        checkpoint_member="deeplabv3_mnv2_cityscapes_train/model.ckpt",
+        results=(PublishedResult(70.71, "Cityscapes val", 16),
+                 PublishedResult(73.57, "Cityscapes val", 8, _MS_CITYSCAPES, True))),
+    OfficialRelease(
+        name="deeplabv3_cityscapes_train", zoo_name="xception65_cityscapes_trainfine",
+        archive="deeplabv3_cityscapes_train_2018_02_06.tar.gz", backbone="xception_65",
+        decoder=True, dataset="cityscapes", trained_on="ImageNet, Cityscapes train_fine",
+        checkpoint_member="deeplabv3_cityscapes_train/model.ckpt",
+        results=(PublishedResult(78.79, "Cityscapes val", 16),
+                 PublishedResult(80.42, "Cityscapes val", 8, _MS_CITYSCAPES, True))),
+    OfficialRelease(
+        name="deeplabv3_mnv2_ade20k_train", zoo_name="mobilenetv2_ade20k_train",
+        archive="deeplabv3_mnv2_ade20k_train_2018_12_03.tar.gz", backbone="mobilenet_v2",
+        decoder=True, dataset="ade20k", trained_on="ImageNet, ADE20K train", crop_size=257,
+        checkpoint_member="deeplabv3_mnv2_ade20k_train/model.ckpt",
+        results=(PublishedResult(32.04, "ADE20K val", 16, pixel_accuracy=75.41),),
+        notes="inputs resized so the longer side is 257; unlike the other MobileNetV2 releases "
+              "it has the v3+ decoder"),
+    OfficialRelease(
+        name="deeplabv3_xception_ade20k_train", zoo_name="xception65_ade20k_train",
+        archive="deeplabv3_xception_ade20k_train_2018_05_29.tar.gz", backbone="xception_65",
+        decoder=True, dataset="ade20k", trained_on="ImageNet, ADE20K train",
+        checkpoint_member="deeplabv3_xception_ade20k_train/model.ckpt",
+        results=(PublishedResult(45.65, "ADE20K val", 8, _MS_PASCAL, True, pixel_accuracy=82.52),)),
+)
+
+REGISTRY: dict[str, OfficialRelease] = {release.name: release for release in OFFICIAL_RELEASES}
+_ALIASES: dict[str, str] = {}
+for _release in OFFICIAL_RELEASES:
+    _ALIASES[_release.zoo_name] = _release.name
+    _ALIASES[_release.archive] = _release.name
+    _ALIASES[_release.archive.removesuffix(".tar.gz")] = _release.name
+
+
+def registry_names() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def find_release(name: str) -> OfficialRelease | None:
+    """The entry called ``name`` (entry name, zoo checkpoint name or archive file name)."""
+    key = name.strip()
+    if key in REGISTRY:
+        return REGISTRY[key]
+    if key in _ALIASES:
+        return REGISTRY[_ALIASES[key]]
+    return None
+
+
+def get_release(name: str) -> OfficialRelease:
+    """Like :func:`find_release`, but an unknown name raises with the closest known names."""
+    release = find_release(name)
+    if release is not None:
+        return release
+    from deeplab.weights.errors import UnknownSourceError
+
+    known = sorted(set(REGISTRY) | set(_ALIASES))
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise UnknownSourceError(f"unknown DeepLab release {name!r}{hint}; known releases: "
+                             f"{', '.join(registry_names())}")

@@ -1,0 +1,229 @@
+"""One entry point for every weights source: ``load_release`` and ``resolve_model``.
+
+Sources, tried in this order:
+
+- an existing path:
+  - ``*.keras`` file (``resolve_model`` only): a model saved by :func:`deeplab.model.save_model`;
+  - training run folder (has ``model_config.json`` or ``checkpoints/``; ``resolve_model`` only):
+    handed to ``deeplab.training.run_folder.load_run_model(path, output_stride=...)`` -> (model, config),
+    the extension point for run folders;
+  - ``*.pb``: a bare frozen graph (third-party exports often ship only that);
+  - ``*.index`` / ``*.data-*`` or a checkpoint prefix (``.../model.ckpt-30000``);
+  - a folder: an extracted release (the release folder or the folder holding it);
+  - any other file: a release archive (``.tar.gz``), read safely (:mod:`deeplab.weights.archive`);
+- a registry name (``deeplabv3_mnv2_pascal_train_aug``, see :mod:`deeplab.weights.registry`),
+  downloaded to the cache on first use.
+
+When a release has both a checkpoint and a frozen graph, the weights come from the checkpoint and
+the output stride, ASPP rates and crop size from the graph. Class names come from the registry when
+the source is (or is named like) an official release with the same class count.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from deeplab.config import ModelConfig, default_atrous_rates
+from deeplab.weights import archive as archive_lib
+from deeplab.weights.architecture import infer_config
+from deeplab.weights.checkpoint import is_checkpoint_prefix, normalize_prefix, read_checkpoint
+from deeplab.weights.download import fetch_release
+from deeplab.weights.errors import UnknownSourceError, WeightsError
+from deeplab.weights.frozen_graph import GraphFacts, read_frozen_graph
+from deeplab.weights.registry import OfficialRelease, find_release, registry_names
+
+TRAINING_RUN_MARKERS = ("model_config.json", "checkpoints")
+
+
+@dataclass(frozen=True)
+class Release:
+    """An original release read into memory: its architecture and its weights by original name."""
+
+    config: ModelConfig
+    weights: dict[str, np.ndarray] = field(repr=False)
+    origin: Literal["checkpoint", "frozen_graph"]
+    path: Path
+    registry_entry: OfficialRelease | None = None
+    graph_facts: GraphFacts | None = None
+
+
+def is_training_run(path: str | os.PathLike) -> bool:
+    """A folder written by training (extension point: see the module docstring)."""
+    path = Path(path)
+    return path.is_dir() and any((path / marker).exists() for marker in TRAINING_RUN_MARKERS)
+
+
+def _registry_hint(*names: str) -> OfficialRelease | None:
+    for name in names:
+        if name:
+            entry = find_release(name)
+            if entry is not None:
+                return entry
+    return None
+
+
+def _scaled_rates(rates: tuple[int, ...], from_stride: int, to_stride: int) -> tuple[int, ...]:
+    return tuple(max(1, rate * from_stride // to_stride) for rate in rates)
+
+
+def _load_files(files: archive_lib.ReleaseFiles, *, path: Path, hint: OfficialRelease | None,
+                output_stride: int | None) -> Release:
+    graph = None
+    if files.frozen_graph is not None:
+        graph = read_frozen_graph(files.frozen_graph,
+                                  load_values=files.checkpoint_prefix is None)
+    if files.checkpoint_prefix is not None:
+        weights = read_checkpoint(files.checkpoint_prefix)
+        origin: Literal["checkpoint", "frozen_graph"] = "checkpoint"
+        if graph is not None:
+            _check_same_variables(weights, graph.shapes, files)
+    else:
+        weights = graph.weights
+        origin = "frozen_graph"
+    facts = graph.facts if graph is not None else GraphFacts()
+    shapes = {name: tuple(np.shape(value)) for name, value in weights.items()}
+
+    fixed_stride = facts.output_stride
+    if fixed_stride is None and hint is not None:
+        fixed_stride = hint.output_stride
+    stride = output_stride or fixed_stride
+    rates = facts.atrous_rates
+    if rates and output_stride and facts.output_stride and output_stride != facts.output_stride:
+        rates = _scaled_rates(rates, facts.output_stride, output_stride)
+    if rates is None and hint is not None and hint.backbone == "xception_65" and stride:
+        rates = default_atrous_rates(stride)
+    crop = facts.crop_size or (hint.crop_size if hint is not None else None)
+    config = infer_config(shapes, output_stride=stride, atrous_rates=rates, crop_size=crop)
+    if hint is not None and hint.num_classes == config.num_classes:
+        config = config.replace(class_names=hint.class_names)
+    return Release(config=config, weights=weights, origin=origin, path=path,
+                   registry_entry=hint, graph_facts=facts if graph is not None else None)
+
+
+def _check_same_variables(weights: dict, graph_shapes: dict, files) -> None:
+    """The checkpoint and the graph of one release must hold the same variables."""
+    checkpoint_shapes = {name: tuple(np.shape(value)) for name, value in weights.items()}
+    only_checkpoint = sorted(set(checkpoint_shapes) - set(graph_shapes))
+    only_graph = sorted(set(graph_shapes) - set(checkpoint_shapes))
+    differ = sorted(name for name in set(graph_shapes) & set(checkpoint_shapes)
+                    if graph_shapes[name] != checkpoint_shapes[name])
+    if only_checkpoint or only_graph or differ:
+        details = []
+        if only_checkpoint:
+            details.append(f"only in the checkpoint: {', '.join(only_checkpoint[:5])}")
+        if only_graph:
+            details.append(f"only in the graph: {', '.join(only_graph[:5])}")
+        if differ:
+            details.append("shapes differ: " + ", ".join(
+                f"{n} {checkpoint_shapes[n]} vs {graph_shapes[n]}" for n in differ[:5]))
+        raise WeightsError(f"checkpoint {files.checkpoint_prefix} and frozen graph "
+                           f"{files.frozen_graph} describe different networks ("
+                           + "; ".join(details) + ")")
+
+
+def _load_archive(path: Path, hint: OfficialRelease | None, output_stride: int | None,
+                  max_member_bytes: int) -> Release:
+    with tempfile.TemporaryDirectory(prefix="deeplab-release-") as scratch:
+        files = archive_lib.extract_release(
+            path, scratch, max_member_bytes=max_member_bytes,
+            graph_member=hint.graph_member if hint else None,
+            checkpoint_member=hint.checkpoint_member if hint else None)
+        if hint is None:
+            folder = (files.frozen_graph or files.checkpoint_prefix).parent.name
+            hint = _registry_hint(folder)
+        return _load_files(files, path=path, hint=hint, output_stride=output_stride)
+
+
+def load_release(source: str | os.PathLike | OfficialRelease, *,
+                 output_stride: int | None = None,
+                 max_member_bytes: int = archive_lib.DEFAULT_MAX_MEMBER_BYTES,
+                 progress: bool = True) -> Release:
+    """Read an original DeepLab release and infer its architecture.
+
+    ``source``: registry name (or entry), release ``.tar.gz``, extracted folder, checkpoint prefix,
+    or bare ``frozen_inference_graph.pb``. ``output_stride`` overrides the stride the release fixes
+    (the weights do not depend on it; the ASPP rates are rescaled).
+    """
+    if isinstance(source, OfficialRelease):
+        archive = fetch_release(source, progress=progress)
+        return _load_archive(archive, source, output_stride, max_member_bytes)
+    path = Path(source).expanduser()
+    if path.is_file():
+        name = path.name
+        if path.suffix == ".keras":
+            raise WeightsError(f"{path} is a saved Keras model, not an original release; "
+                               f"use deeplab.weights.resolve_model")
+        if name.endswith(".pb"):
+            hint = _registry_hint(path.parent.name)
+            files = archive_lib.ReleaseFiles(frozen_graph=path, checkpoint_prefix=None)
+            return _load_files(files, path=path, hint=hint, output_stride=output_stride)
+        if name.endswith(".index") or ".data-" in name:
+            source = normalize_prefix(path)
+        else:
+            return _load_archive(path, _registry_hint(name), output_stride, max_member_bytes)
+    if path.is_dir():
+        if is_training_run(path):
+            raise WeightsError(f"{path} is a training run folder, not an original release; use "
+                               f"deeplab.weights.resolve_model")
+        files = archive_lib.find_release_files(path)
+        folder = (files.frozen_graph or files.checkpoint_prefix).parent.name
+        hint = _registry_hint(path.name, folder)
+        return _load_files(files, path=path, hint=hint, output_stride=output_stride)
+    prefix = normalize_prefix(Path(source).expanduser())
+    if is_checkpoint_prefix(prefix):
+        graph = prefix.parent / archive_lib.FROZEN_GRAPH_NAME
+        files = archive_lib.ReleaseFiles(frozen_graph=graph if graph.is_file() else None,
+                                         checkpoint_prefix=prefix)
+        return _load_files(files, path=prefix, hint=_registry_hint(prefix.parent.name),
+                           output_stride=output_stride)
+    entry = find_release(str(source))
+    if entry is not None:
+        return load_release(entry, output_stride=output_stride,
+                            max_member_bytes=max_member_bytes, progress=progress)
+    raise UnknownSourceError(
+        f"{source!s}: not an existing file, folder or checkpoint prefix, nor a known release name "
+        f"(known: {', '.join(registry_names())})")
+
+
+def _resolve_training_run(path: Path, output_stride: int | None):
+    try:
+        from deeplab.training.run_folder import load_run_model
+    except ImportError as error:
+        raise WeightsError(f"{path} looks like a training run folder (it has "
+                           f"{' or '.join(TRAINING_RUN_MARKERS)}), but loading run folders is not "
+                           f"available in this version") from error
+    return load_run_model(path, output_stride=output_stride)
+
+
+def resolve_model(source: str | os.PathLike | OfficialRelease, *,
+                  output_stride: int | None = None):
+    """A ready Keras model and its config from any weights source.
+
+    Adds ``.keras`` files and training run folders to what :func:`load_release` reads.
+    Returns ``(keras.Model, ModelConfig)``.
+    """
+    from deeplab.model import assign_original_weights, build_deeplab, load_model
+
+    if not isinstance(source, OfficialRelease):
+        path = Path(source).expanduser()
+        if path.is_file() and path.suffix == ".keras":
+            model, config = load_model(path)
+            if output_stride is not None and output_stride != config.output_stride:
+                rates = _scaled_rates(config.atrous_rates, config.output_stride, output_stride)
+                config = config.replace(output_stride=output_stride, atrous_rates=rates)
+                rebuilt = build_deeplab(config)
+                rebuilt.set_weights(model.get_weights())
+                model = rebuilt
+            return model, config
+        if is_training_run(path):
+            return _resolve_training_run(path, output_stride)
+    release = load_release(source, output_stride=output_stride)
+    model = build_deeplab(release.config)
+    assign_original_weights(model, release.weights)
+    return model, release.config
