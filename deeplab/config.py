@@ -70,8 +70,6 @@ class ModelConfig:
             raise ValueError(f"num_classes must be positive, got {self.num_classes}")
         if self.decoder_output_stride not in (None, 4):
             raise ValueError("decoder_output_stride must be None or 4")
-        if self.decoder_output_stride is not None and self.backbone != "xception_65":
-            raise ValueError("the v3+ decoder is implemented for xception_65 only")
         object.__setattr__(self, "atrous_rates", tuple(int(r) for r in self.atrous_rates))
         names = tuple(self.class_names) or default_class_names(self.num_classes)
         if len(names) != self.num_classes:

@@ -40,9 +40,8 @@ class WeightMappingError(ValueError):
 def build_deeplab(config: ModelConfig, *, name: str = "deeplab") -> keras.Model:
     """The DeepLab network of ``config`` for any batch size and image height/width."""
     images = keras.Input(shape=(None, None, 3), name="image", dtype="float32")
-    low_level = None
     if config.backbone == "mobilenet_v2":
-        features = mobilenet_v2(images, depth_multiplier=config.depth_multiplier,
+        features, low_level = mobilenet_v2(images, depth_multiplier=config.depth_multiplier,
                                 output_stride=config.output_stride)
     else:
         features, low_level = xception_65(images, output_stride=config.output_stride)

@@ -34,6 +34,17 @@ def test_xception_v3_plus_output_shape_is_stride_4(output_stride):
     assert logits.shape == (1, 17, 13, 21)
 
 
+def test_mobilenet_v2_v3_plus_decoder_taps_layer_4_depthwise_output():
+    """The original's MobileNetV2 decoder end point: ``layer_4/depthwise_output`` (stride 4)."""
+    config = ModelConfig("mobilenet_v2", 1.0, 4, 16, atrous_rates=(6, 12, 18),
+                         decoder_output_stride=4)
+    model = build_deeplab(config)
+    assert model(np.zeros((1, 65, 49, 3), np.float32)).shape == (1, 17, 13, 4)
+    shapes = {name: tuple(v.shape) for name, v in original_variable_map(model).items()}
+    assert shapes["decoder/feature_projection0/weights"] == (1, 1, 144, 48)
+    assert shapes["decoder/decoder_conv0_depthwise/depthwise_weights"] == (3, 3, 304, 1)
+
+
 def test_mobilenet_v2_with_atrous_aspp_and_no_image_pooling():
     config = ModelConfig("mobilenet_v2", 0.5, 3, 16, atrous_rates=(6, 12, 18),
                          aspp_with_separable_conv=False, image_pooling=False)

@@ -43,31 +43,40 @@ def block_name(index: int) -> str:
     return f"{SCOPE}.expanded_conv" + (f"_{index}" if index else "")
 
 
+#: The v3+ decoder's stride-4 tap, the original's ``layer_4/depthwise_output`` (after ReLU6).
+DECODER_TAP_BLOCK = 2
+
+
 def mobilenet_v2(images, *, depth_multiplier: float = 1.0, output_stride: int = 8):
-    """Features of ``expanded_conv_16`` (320 x multiplier channels) at ``output_stride``."""
+    """Returns (features of ``expanded_conv_16`` at ``output_stride``, stride-4 decoder features)."""
     x = conv_bn(images, output_channels(32, depth_multiplier), 3, f"{SCOPE}.Conv", strides=2,
                 epsilon=BACKBONE_BN_EPSILON, activation="relu6")
-    current_stride, rate = 2, 1
+    current_stride, rate, low_level = 2, 1, None
     for index, (expansion, channels, stride) in enumerate(BLOCKS):
         if current_stride == output_stride:
             layer_stride, layer_rate, rate = 1, rate, rate * stride
         else:
             layer_stride, layer_rate, current_stride = stride, 1, current_stride * stride
-        x = inverted_residual(x, expansion, output_channels(channels, depth_multiplier),
-                              block_name(index), stride=layer_stride, rate=layer_rate)
-    return x
+        x, depthwise_output = inverted_residual(
+            x, expansion, output_channels(channels, depth_multiplier), block_name(index),
+            stride=layer_stride, rate=layer_rate)
+        if index == DECODER_TAP_BLOCK:
+            low_level = depthwise_output
+    return x, low_level
 
 
 def inverted_residual(x, expansion: int, channels: int, name: str, *, stride: int, rate: int):
-    """expand 1x1 (ReLU6) -> depthwise 3x3 (ReLU6) -> project 1x1 (linear) [+ input]."""
+    """expand 1x1 (ReLU6) -> depthwise 3x3 (ReLU6) -> project 1x1 (linear) [+ input].
+
+    Returns (output, depthwise output)."""
     inputs = x
     in_channels = x.shape[-1]
     if expansion != 1:
         x = conv_bn(x, make_divisible(in_channels * expansion, 8), 1, f"{name}.expand",
                     epsilon=BACKBONE_BN_EPSILON, activation="relu6")
-    x = depthwise_bn(x, f"{name}.depthwise", strides=stride, dilation_rate=rate,
-                     epsilon=BACKBONE_BN_EPSILON, activation="relu6")
+    x = depthwise_output = depthwise_bn(x, f"{name}.depthwise", strides=stride, dilation_rate=rate,
+                                        epsilon=BACKBONE_BN_EPSILON, activation="relu6")
     x = conv_bn(x, channels, 1, f"{name}.project", epsilon=BACKBONE_BN_EPSILON, activation=None)
     if stride == 1 and in_channels == channels:
         x = keras.layers.Add(name=f"{name}.add")([inputs, x])
-    return x
+    return x, depthwise_output
