@@ -1,0 +1,319 @@
+"""Portrait mode against the tutorial pipeline, same model, same photos: edges, IoU, halo, speed.
+
+    python benchmarks/portrait_quality.py [--model ../shared/models/portrait_mnv2_dm05] [--runs 5]
+
+- edges: mean |matte - reference| in a 10-px band around the reference edge (portraits_hd);
+- IoU of the matte at 0.5 against the person masks (person_dev);
+- halo: both pipelines get the reference matte (as ``--matte`` would), equal blur radius (6 and
+  20 px; the tutorial's box is 2r+1): |luminance shift 3-15 px outside the subject - shift
+  > 40 px away|;
+- speed (median of ``--runs``): everything after the model on a 12-megapixel photo, the whole CLI
+  on a 12-MP JPEG (cold process, and per photo in a warm process), video frames per second at
+  640x480 with the network fed at ``--video-input-size``.
+Prints a Markdown table; ``--json`` also writes the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from deeplab.portrait import io as portrait_io  # noqa: E402
+from deeplab.portrait import quality, tutorial  # noqa: E402
+from deeplab.portrait.bokeh import BokehConfig  # noqa: E402
+from deeplab.portrait.composite import blur_composite  # noqa: E402
+from deeplab.portrait.models import load_probability_model, resolve_classes  # noqa: E402
+from deeplab.portrait.pipeline import PortraitOptions, run_portrait  # noqa: E402
+from deeplab.portrait.render import RenderConfig, render, working_image  # noqa: E402
+from deeplab.portrait.video import process_video  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+
+
+def model_source(path: Path) -> Path:
+    return path / "frozen_inference_graph.pb" if path.is_dir() else path
+
+
+def load_mask(path: Path, height: int, width: int) -> np.ndarray:
+    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if mask.shape != (height, width):
+        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    return mask > 127
+
+
+def find_mask(folder: Path, stem: str) -> Path:
+    for candidate in sorted(folder.glob(f"{stem}.*")):
+        return candidate
+    raise FileNotFoundError(f"no mask for {stem} in {folder}")
+
+
+def predict(model, photo: np.ndarray, input_size: int = 513):
+    working = working_image(photo, input_size)
+    return working, model.probabilities(working.image[None])[0]
+
+
+def edges_and_iou(model, classes, config: RenderConfig) -> dict:
+    """Edge error on portraits_hd and IoU on person_dev, ours and the tutorial's."""
+    hd = SHARED / "data" / "portraits_hd"
+    edge_ours, edge_tutorial = [], []
+    for image_path in sorted((hd / "images").iterdir()):
+        photo = portrait_io.read_image(image_path).rgb
+        reference = portrait_io.read_matte(hd / "reference_mattes" / f"{image_path.stem}.png",
+                                           photo.shape[:2])
+        working, probabilities = predict(model, photo)
+        ours = render(photo, config, probabilities=probabilities, working=working).matte
+        baseline = tutorial.tutorial_mask_from_probabilities(probabilities, classes,
+                                                             *photo.shape[:2])
+        edge_ours.append(quality.edge_error(ours, reference))
+        edge_tutorial.append(quality.edge_error(baseline.astype(np.float32), reference))
+    dev = SHARED / "data" / "person_dev"
+    iou_ours, iou_tutorial = [], []
+    for image_path in sorted((dev / "images").iterdir()):
+        photo = portrait_io.read_image(image_path).rgb
+        mask = load_mask(find_mask(dev / "masks", image_path.stem), *photo.shape[:2])
+        working, probabilities = predict(model, photo)
+        ours = render(photo, config, probabilities=probabilities, working=working).matte
+        baseline = tutorial.tutorial_mask_from_probabilities(probabilities, classes,
+                                                             *photo.shape[:2])
+        iou_ours.append(quality.iou(ours, mask))
+        iou_tutorial.append(quality.iou(baseline.astype(np.float32), mask))
+    return {"edge_ours": float(np.mean(edge_ours)), "edge_tutorial": float(np.mean(edge_tutorial)),
+            "edge_images": len(edge_ours), "iou_ours": float(np.mean(iou_ours)),
+            "iou_tutorial": float(np.mean(iou_tutorial)), "iou_images": len(iou_ours)}
+
+
+def halo(radii=(6, 20)) -> dict:
+    """Halo of both pipelines given the reference matte, at equal blur radius."""
+    hd = SHARED / "data" / "portraits_hd"
+    results = {}
+    for radius in radii:
+        ours, baseline = [], []
+        for image_path in sorted((hd / "images").iterdir()):
+            photo = portrait_io.read_image(image_path).rgb
+            reference = portrait_io.read_matte(hd / "reference_mattes" / f"{image_path.stem}.png",
+                                               photo.shape[:2])
+            composite = blur_composite(photo, reference, BokehConfig(radius=radius))
+            naive = tutorial.tutorial_blur(photo, tutorial.tutorial_mask_from_matte(reference),
+                                           tutorial.tutorial_kernel_size(radius))
+            ours.append(quality.halo(photo, composite, reference))
+            baseline.append(quality.halo(photo, naive, reference))
+        results[radius] = {"ours": float(np.mean(ours)), "tutorial": float(np.mean(baseline))}
+    return results
+
+
+def twelve_megapixel_jpeg(folder: Path) -> Path:
+    """A 4000x3000 JPEG made from an HD portrait (upscaled: a stand-in for a phone photo)."""
+    source = portrait_io.read_image(SHARED / "data" / "portraits_hd" / "images" /
+                                    "p_09ba26b4.jpg").rgb
+    big = cv2.resize(source, (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    return portrait_io.write_image(folder / "photo12mp.jpg", big, 92)
+
+
+def median_time(function, runs: int) -> float:
+    function()  # warm-up (allocations, lazy tables)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def speed(model, model_path: Path, config: RenderConfig, runs: int, video_input_size: int,
+          video_frames: int, skip_cold: bool) -> dict:
+    results = {}
+    with tempfile.TemporaryDirectory() as temp:
+        temp = Path(temp)
+        jpeg = twelve_megapixel_jpeg(temp)
+        photo = portrait_io.read_image(jpeg).rgb
+        working, probabilities = predict(model, photo)
+        results["after_model_ms"] = 1000 * median_time(
+            lambda: render(photo, config, probabilities=probabilities, working=working), runs)
+        results["model_ms"] = 1000 * median_time(
+            lambda: model.probabilities(working.image[None]), runs)
+        options = PortraitOptions(output_dir=temp / "warm", overwrite=True,
+                                  weights=str(model_path))
+        results["cli_warm_ms"] = 1000 * median_time(
+            lambda: run_portrait([jpeg], options, model=model, progress=False), runs)
+        if not skip_cold:
+            command = [sys.executable, str(ROOT / "infer.py"), str(jpeg), "--output",
+                       str(temp / "cold"), "--weights", str(model_path), "--overwrite", "--quiet"]
+            cold = []
+            for _ in range(max(1, min(runs, 3))):
+                start = time.perf_counter()
+                subprocess.run(command, check=True, capture_output=True)
+                cold.append(time.perf_counter() - start)
+            results["cli_cold_s"] = statistics.median(cold)
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import tensorflow"], check=True,
+                           capture_output=True)
+            results["tensorflow_import_s"] = time.perf_counter() - start
+        results.update(video_speed(model, config, temp, video_input_size, video_frames))
+    return results
+
+
+def video_speed(model, config: RenderConfig, temp: Path, input_size: int, frames: int) -> dict:
+    """Frames per second on a 640x480 clip cut from the shared street video."""
+    source = cv2.VideoCapture(str(SHARED / "data" / "photos" / "vtest.avi"))
+    clip = temp / "clip640.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (640, 480))
+    for _ in range(frames):
+        ok, frame = source.read()
+        if not ok:
+            break
+        writer.write(cv2.resize(frame, (640, 480), interpolation=cv2.INTER_AREA))
+    writer.release()
+    source.release()
+    resize = getattr(model, "for_input_size", None)
+    video_model = resize(input_size) if resize else model
+    process_video(clip, temp / "warmup.avi", video_model, config, input_size=input_size)
+    start = time.perf_counter()
+    count = process_video(clip, temp / "out.avi", video_model, config, input_size=input_size)
+    elapsed = time.perf_counter() - start
+    return {"video_fps": count / elapsed, "video_frames": count,
+            "video_input_size": input_size,
+            "video_model_native_size": resize is not None}
+
+
+def edge_crop_box(matte: np.ndarray, fraction: float = 0.22) -> tuple[slice, slice]:
+    """A square around the top of the subject (hair against background: where edges show)."""
+    height, width = matte.shape
+    rows = np.nonzero((matte >= 0.5).any(axis=1))[0]
+    top = int(rows[0]) if rows.size else height // 2
+    cols = np.nonzero(matte[top + max(2, height // 50)] >= 0.5)[0] if top + 2 < height else []
+    centre_x = int(np.median(cols)) if len(cols) else width // 2
+    side = int(min(height, width) * fraction)
+    y0 = int(np.clip(top - side // 3, 0, height - side))
+    x0 = int(np.clip(centre_x - side // 2, 0, width - side))
+    return slice(y0, y0 + side), slice(x0, x0 + side)
+
+
+def comparison_picture(photo: np.ndarray, baseline: np.ndarray, ours: np.ndarray,
+                       matte: np.ndarray, width: int = 1200) -> np.ndarray:
+    """Tutorial | ours on top, the same zoomed edge crop of each below."""
+    from deeplab.portrait.composite import side_by_side
+
+    half = (width - 8) // 2
+    scale = half / photo.shape[1]
+    size = (half, max(1, round(photo.shape[0] * scale)))
+    top = side_by_side(cv2.resize(baseline, size, interpolation=cv2.INTER_AREA),
+                       cv2.resize(ours, size, interpolation=cv2.INTER_AREA))
+    ys, xs = edge_crop_box(matte)
+    zoom = (half, half)
+    crops = side_by_side(cv2.resize(baseline[ys, xs], zoom, interpolation=cv2.INTER_NEAREST),
+                         cv2.resize(ours[ys, xs], zoom, interpolation=cv2.INTER_NEAREST),
+                         "tutorial (zoom)", "ours (zoom)")
+    gap = np.full((8, top.shape[1], 3), 255, np.uint8)
+    return np.concatenate([top, gap, crops], axis=0)
+
+
+def make_pictures(model, classes, out_dir: Path, radius_fraction: float = 0.012) -> list[Path]:
+    """Side-by-side pictures (tutorial vs ours, same model, same radius) for the README."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    photos = [SHARED / "data" / "photos" / "astronaut.png", SHARED / "data" / "photos" /
+              "messi5.jpg", SHARED / "data" / "portraits_hd" / "images" / "p_07141906.jpg",
+              SHARED / "data" / "portraits_hd" / "images" / "p_51c916fc.jpg"]
+    written = []
+    for path in photos:
+        photo = portrait_io.read_image(path).rgb
+        height, width = photo.shape[:2]
+        radius = radius_fraction * np.hypot(height, width)
+        config = RenderConfig(subject_classes=classes, bokeh=BokehConfig(radius=radius))
+        working, probabilities = predict(model, photo)
+        rendered = render(photo, config, probabilities=probabilities, working=working)
+        mask = tutorial.tutorial_mask_from_probabilities(probabilities, classes, height, width)
+        baseline = tutorial.tutorial_blur(photo, mask, tutorial.tutorial_kernel_size(radius))
+        picture = comparison_picture(photo, baseline, rendered.image, rendered.matte)
+        written.append(portrait_io.write_image(out_dir / f"portrait_{path.stem}.jpg", picture, 85))
+    # Halo with the reference matte given to both, as in the benchmark: 20 px.
+    path = SHARED / "data" / "portraits_hd" / "images" / "p_22fc0130.jpg"
+    photo = portrait_io.read_image(path).rgb
+    reference = portrait_io.read_matte(SHARED / "data" / "portraits_hd" / "reference_mattes" /
+                                       f"{path.stem}.png", photo.shape[:2])
+    ours = blur_composite(photo, reference, BokehConfig(radius=20))
+    baseline = tutorial.tutorial_blur(photo, tutorial.tutorial_mask_from_matte(reference),
+                                      tutorial.tutorial_kernel_size(20))
+    picture = comparison_picture(photo, baseline, ours, reference)
+    written.append(portrait_io.write_image(out_dir / "portrait_halo_reference_matte.jpg", picture,
+                                           85))
+    return written
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=SHARED / "models" / "portrait_mnv2_dm05")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--video-input-size", type=int, default=257)
+    parser.add_argument("--video-frames", type=int, default=60)
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-cold", action="store_true", help="no cold-process CLI timing")
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--pictures", type=Path, metavar="DIR",
+                        help="also write the README's side-by-side pictures to DIR")
+    args = parser.parse_args(argv)
+    print(f"OpenCV threads: {cv2.getNumThreads()}, CPUs: {os.cpu_count()}", flush=True)
+    model_path = model_source(args.model)
+    model = load_probability_model(model_path)
+    classes = resolve_classes(model.class_names, "person")
+    config = RenderConfig(subject_classes=classes)
+    numbers: dict = {"model": str(model_path), "model_adapter": type(model).__name__}
+    if args.pictures:
+        for path in make_pictures(model, classes, args.pictures):
+            print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
+    rows = []
+    if not args.skip_quality:
+        numbers.update(edges_and_iou(model, classes, config))
+        numbers["halo"] = halo()
+        e_ratio = numbers["edge_ours"] / numbers["edge_tutorial"]
+        rows += [
+            ("edge error, 10-px band, portraits_hd (%d)" % numbers["edge_images"],
+             f"{numbers['edge_tutorial']:.4f}", f"{numbers['edge_ours']:.4f}",
+             f"ratio {e_ratio:.3f} (goal <= 0.75)"),
+            ("IoU, person_dev (%d)" % numbers["iou_images"], f"{numbers['iou_tutorial']:.4f}",
+             f"{numbers['iou_ours']:.4f}", "goal: not lower"),
+        ]
+        for radius, goal in ((6, 0.1), (20, 0.05)):
+            h = numbers["halo"][radius]
+            rows.append((f"halo at {radius} px (luma levels)", f"{h['tutorial']:.3f}",
+                         f"{h['ours']:.3f}", f"ratio {h['ours'] / h['tutorial']:.4f} "
+                                             f"(goal <= {goal})"))
+    if not args.skip_speed:
+        s = speed(model, model_path, config, args.runs, args.video_input_size, args.video_frames,
+                  args.skip_cold)
+        numbers["speed"] = s
+        rows += [
+            ("after the model, 12 MP (ms)", "", f"{s['after_model_ms']:.0f}", "goal <= 300"),
+            ("model at 513 px (ms)", "", f"{s['model_ms']:.0f}", ""),
+            ("CLI per 12-MP JPEG, warm process (ms)", "", f"{s['cli_warm_ms']:.0f}",
+             "read + model + render + write"),
+        ]
+        if "cli_cold_s" in s:
+            rows.append(("CLI on a 12-MP JPEG, cold process (s)", "", f"{s['cli_cold_s']:.2f}",
+                         f"goal <= 2 (TensorFlow import alone {s['tensorflow_import_s']:.1f} s)"))
+        rows.append((f"video 640x480, net at {s['video_input_size']} px (frames/s)", "",
+                     f"{s['video_fps']:.1f}", "goal >= 15"))
+    print("\n| measure | tutorial | ours | note |\n|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    if args.json:
+        args.json.write_text(json.dumps(numbers, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

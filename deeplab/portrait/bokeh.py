@@ -1,0 +1,233 @@
+"""Lens-like background blur: disc kernel, mask-aware normalised convolution, linear light.
+
+What a fast lens does and a box blur does not: out-of-focus points become discs (disc kernel),
+bright points stay bright (blur in linear light with a highlight boost, not on gamma-encoded
+values), and the in-focus subject does not smear into the background around it (normalised
+convolution that averages background pixels only: no dark or bright halo). The blur runs at a
+reduced resolution where the disc radius is small, and the result is upsampled to the photo; the
+blurred background is smooth, so nothing visible is lost and a 12-megapixel photo costs tens of ms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from deeplab.portrait.resample import Shrunk, expand, shrink
+
+
+@dataclass(frozen=True)
+class BokehConfig:
+    """Background blur settings.
+
+    ``radius``: disc radius in full-resolution pixels; ``None`` uses ``relative_radius`` times the
+    image diagonal so the look does not depend on the resolution. ``max_working_radius``: the blur
+    runs at the resolution where the disc radius is at most this many pixels. ``highlight_*``:
+    linear-light pixels above the threshold are amplified before blurring so they bloom into
+    discs. ``depth_falloff``: 0 blurs the background uniformly; > 0 lets the blur grow from
+    ``near_strength`` next to the subject to full strength at this fraction of the diagonal away.
+    Below ``linear_min_radius`` px the blur is too small for bokeh discs to show and runs on the
+    encoded values (a tiny linear-light blur only shifts brightness); the highlight boost ramps
+    up to full strength at ``highlight_full_radius`` px.
+    """
+
+    radius: float | None = None
+    relative_radius: float = 0.012
+    max_working_radius: int = 8
+    linear_light: bool = True
+    highlight_threshold: float = 0.75
+    highlight_gain: float = 4.0
+    depth_falloff: float = 0.0
+    near_strength: float = 0.35
+    min_support: float = 0.05
+    linear_min_radius: float = 8.0
+    highlight_full_radius: float = 32.0
+
+    def radius_for(self, height: int, width: int) -> float:
+        """The disc radius in full-resolution pixels for an image of this size."""
+        if self.radius is not None:
+            if self.radius < 0:
+                raise ValueError(f"blur radius must be >= 0, got {self.radius}")
+            return float(self.radius)
+        return float(self.relative_radius * np.hypot(height, width))
+
+
+def disc_kernel(radius: float) -> np.ndarray:
+    """Normalised anti-aliased disc (the aperture of a lens) of the given radius, float32."""
+    radius = max(float(radius), 0.5)
+    half = int(np.ceil(radius - 0.5 + 1e-6))
+    y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float32)
+    kernel = np.clip(radius + 0.5 - np.hypot(x, y), 0.0, 1.0).astype(np.float32)
+    return kernel / kernel.sum()
+
+
+_SRGB_TO_LINEAR: np.ndarray | None = None
+_LINEAR_TO_SRGB: np.ndarray | None = None
+_LINEAR_LEVELS = 4096
+
+
+def srgb_to_linear_lut() -> np.ndarray:
+    """256-entry float32 table: sRGB code value -> linear light in [0, 1]."""
+    global _SRGB_TO_LINEAR
+    if _SRGB_TO_LINEAR is None:
+        v = np.arange(256, dtype=np.float64) / 255.0
+        _SRGB_TO_LINEAR = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4
+                                   ).astype(np.float32)
+    return _SRGB_TO_LINEAR
+
+
+def _linear_to_srgb_lut() -> np.ndarray:
+    global _LINEAR_TO_SRGB
+    if _LINEAR_TO_SRGB is None:
+        v = np.arange(_LINEAR_LEVELS, dtype=np.float64) / (_LINEAR_LEVELS - 1)
+        encoded = np.where(v <= 0.0031308, v * 12.92, 1.055 * np.power(v, 1.0 / 2.4) - 0.055)
+        _LINEAR_TO_SRGB = np.clip(np.rint(encoded * 255.0), 0, 255).astype(np.uint8)
+    return _LINEAR_TO_SRGB
+
+
+def srgb_to_linear(image: np.ndarray) -> np.ndarray:
+    """uint8 sRGB -> float32 linear light."""
+    return cv2.LUT(image, srgb_to_linear_lut())
+
+
+def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    """float32 linear light (clipped to [0, 1]) -> uint8 sRGB (4096-level table)."""
+    index = np.clip(linear * np.float32(_LINEAR_LEVELS - 1) + np.float32(0.5), 0,
+                    _LINEAR_LEVELS - 1).astype(np.uint16)
+    return _linear_to_srgb_lut()[index]
+
+
+def boost_highlights(linear: np.ndarray, threshold: float, gain: float) -> np.ndarray:
+    """Amplify near-white linear pixels so that they stay bright after spreading into a disc."""
+    if gain <= 0:
+        return linear
+    peak = linear.max(axis=-1)
+    ramp = np.clip((peak - threshold) * np.float32(1.0 / max(1.0 - threshold, 1e-6)), 0.0, 1.0)
+    factor = np.float32(1.0) + np.float32(gain) * ramp * ramp
+    return linear * factor[..., None]
+
+
+def background_weight(matte: np.ndarray) -> np.ndarray:
+    """Weight of a pixel as a background sample: 1 outside the subject, 0 on and near it.
+
+    Mixed edge pixels already carry the subject's colour: from matte 1/3 up they get no weight,
+    and fringe pixels below that only a little, so the subject cannot tint the blur around it.
+    """
+    weight = np.clip(1.0 - 3.0 * matte, 0.0, 1.0)
+    return (weight * weight).astype(np.float32)
+
+
+def fill_holes(premultiplied: np.ndarray, weight: np.ndarray, min_support: float) -> np.ndarray:
+    """Normalise a premultiplied image; where support is thin, pull colour from coarser levels.
+
+    Push-pull: the subject's footprint (no background samples) gets the colour of the nearest
+    background, so that bilinear upsampling next to the subject never mixes in undefined values.
+    """
+    levels = [(premultiplied, weight)]
+    while weight.min() < min_support and min(weight.shape) > 2:
+        size = (max(1, weight.shape[1] // 2), max(1, weight.shape[0] // 2))
+        premultiplied = cv2.resize(premultiplied, size, interpolation=cv2.INTER_AREA)
+        weight = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
+        levels.append((premultiplied, weight))
+    premultiplied, weight = levels[-1]
+    result = premultiplied / np.maximum(weight, 1e-6)[..., None]
+    empty = weight <= 1e-6
+    if empty.any():
+        total = max(float(weight.sum()), 1e-6)
+        mean = premultiplied.reshape(-1, premultiplied.shape[-1]).sum(0) / total
+        result[empty] = mean if weight.sum() > 1e-6 else 0.0
+    for premultiplied, weight in reversed(levels[:-1]):
+        height, width = weight.shape
+        coarse = cv2.resize(result, (width, height), interpolation=cv2.INTER_LINEAR)
+        if coarse.ndim == 2:
+            coarse = coarse[..., None]
+        support = np.clip(weight * np.float32(1.0 / min_support), 0.0, 1.0)[..., None]
+        normalised = premultiplied / np.maximum(weight, 1e-6)[..., None]
+        result = coarse + (normalised - coarse) * support
+    return result
+
+
+def _normalised_blur(premultiplied: np.ndarray, weight: np.ndarray, radius: float,
+                     min_support: float) -> np.ndarray:
+    kernel = disc_kernel(radius)
+    stacked = np.concatenate([premultiplied, weight[..., None]], axis=-1)
+    blurred = cv2.filter2D(stacked, -1, kernel, borderType=cv2.BORDER_REFLECT)
+    return fill_holes(blurred[..., :-1], np.ascontiguousarray(blurred[..., -1]), min_support)
+
+
+def working_scale(radius: float, max_working_radius: int) -> float:
+    """Downscale factor (>= 1) that brings the disc radius to at most ``max_working_radius``."""
+    return max(1.0, radius / max(max_working_radius, 1))
+
+
+def _blur_source(image: np.ndarray, matte: np.ndarray | None, scale: float,
+                 working: Shrunk | None, working_matte: np.ndarray | None
+                 ) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+    """The photo (and matte) at ``scale``, reusing the working image when it is fine enough."""
+    height, width = image.shape[:2]
+    size_hw = (max(1, round(height / scale)), max(1, round(width / scale)))
+    if working is not None and working.scale <= scale * 1.001:
+        small = working.image
+        small_matte = working_matte
+        if small_matte is None and matte is not None:
+            small_matte = shrink(matte, small.shape[:2]).image
+        covered = working.covered_hw
+        target = (max(1, round(covered[0] / scale)), max(1, round(covered[1] / scale)))
+        if target != small.shape[:2]:
+            small = cv2.resize(small, target[::-1], interpolation=cv2.INTER_AREA)
+            if small_matte is not None:
+                small_matte = cv2.resize(small_matte, target[::-1], interpolation=cv2.INTER_AREA)
+        return small, small_matte, covered
+    shrunk = shrink(image, size_hw)
+    small_matte = None if matte is None else shrink(matte, size_hw).image
+    return shrunk.image, small_matte, shrunk.covered_hw
+
+
+def blur_background(image: np.ndarray, matte: np.ndarray | None,
+                    config: BokehConfig = BokehConfig(), working: Shrunk | None = None,
+                    working_matte: np.ndarray | None = None) -> np.ndarray:
+    """The lens-blurred background of ``image`` (uint8 RGB) at full resolution, uint8 RGB.
+
+    ``matte`` (float32 [0, 1], full resolution, 1 = subject) excludes the subject from the
+    averages; ``None`` blurs everything. The subject's own area is filled with nearby background
+    colour (it is covered by the subject in the composite anyway). ``working`` / ``working_matte``
+    (the downscaled photo and matte already computed for the model) save the big downscale.
+    """
+    height, width = image.shape[:2]
+    radius = config.radius_for(height, width)
+    if radius < 0.5:
+        return image.copy()
+    scale = working_scale(radius, config.max_working_radius)
+    small, small_matte, covered = _blur_source(image, matte, scale, working, working_matte)
+    small_radius = radius * small.shape[1] / covered[1]
+    linear_light = config.linear_light and radius >= config.linear_min_radius
+    if linear_light:
+        ramp = (radius - config.linear_min_radius) / max(
+            config.highlight_full_radius - config.linear_min_radius, 1e-6)
+        gain = config.highlight_gain * float(np.clip(ramp, 0.0, 1.0))
+        values = srgb_to_linear(small)
+        values = boost_highlights(values, config.highlight_threshold, gain)
+    else:
+        values = small.astype(np.float32) * np.float32(1 / 255)
+    if small_matte is None:
+        weight = np.ones(values.shape[:2], np.float32)
+    else:
+        weight = background_weight(small_matte)
+    premultiplied = values * weight[..., None]
+    blurred = _normalised_blur(premultiplied, weight, small_radius, config.min_support)
+    if config.depth_falloff > 0 and small_matte is not None:
+        near = _normalised_blur(premultiplied, weight, max(small_radius * config.near_strength,
+                                                           0.5), config.min_support)
+        outside = (small_matte < 0.5).astype(np.uint8)
+        pixel_size = covered[1] / small.shape[1]
+        distance = cv2.distanceTransform(outside, cv2.DIST_L2, 3) * np.float32(pixel_size)
+        reach = config.depth_falloff * np.hypot(height, width)
+        strength = np.clip(distance / max(reach, 1e-6), 0.0, 1.0)[..., None]
+        blurred = near + (blurred - near) * strength
+    if linear_light:
+        encoded = linear_to_srgb(blurred)
+    else:
+        encoded = np.clip(np.rint(blurred * 255), 0, 255).astype(np.uint8)
+    return expand(encoded, covered, (height, width))

@@ -1,0 +1,109 @@
+"""From a photo and class probabilities (or a given matte) to the requested output image.
+
+Model-free: the caller runs the network on the downscaled photo (``working_image``) and hands the
+probabilities in, so every mode can be exercised with synthetic probabilities in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from deeplab.portrait import composite, tutorial
+from deeplab.portrait.bokeh import BokehConfig
+from deeplab.portrait.matte import MatteConfig, refine_matte_levels, subject_probability
+from deeplab.portrait.resample import Shrunk, shrink_to_longer_side
+
+PHOTO_INPUT_SIZE = 513  # longer side fed to the network, as the original demo does
+VIDEO_INPUT_SIZE = 257
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """How to turn probabilities into the output: mode, subject classes, matte and blur."""
+
+    mode: str = "blur"
+    subject_classes: tuple[int, ...] = (1,)
+    matte: MatteConfig = field(default_factory=MatteConfig)
+    bokeh: BokehConfig = field(default_factory=BokehConfig)
+    background: np.ndarray | None = None  # replacement background for mode "replace"
+
+    def __post_init__(self):
+        if self.mode not in composite.MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; choose one of {composite.MODES}")
+        if self.mode == "replace" and self.background is None:
+            raise ValueError("mode 'replace' needs a background image (--background IMG)")
+
+
+def working_image(image: np.ndarray, longer_side: int = PHOTO_INPUT_SIZE) -> Shrunk:
+    """The photo downscaled (area) so its longer side is ``longer_side``; never upscaled.
+
+    This is what the network is fed; the matte refinement and the blur reuse it.
+    """
+    return shrink_to_longer_side(image, longer_side)
+
+
+@dataclass
+class Rendered:
+    """The output image and the full-resolution matte it was made with."""
+
+    image: np.ndarray
+    matte: np.ndarray
+
+
+def matte_from_probabilities(image: np.ndarray, probabilities: np.ndarray,
+                             config: RenderConfig, working: Shrunk | None = None,
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """(full-resolution matte, working-resolution matte) from working-resolution probabilities."""
+    probability = subject_probability(probabilities, config.subject_classes)
+    return refine_matte_levels(image, probability, config.matte, working)
+
+
+def render(image: np.ndarray, config: RenderConfig, probabilities: np.ndarray | None = None,
+           matte: np.ndarray | None = None, input_alpha: np.ndarray | None = None,
+           working: Shrunk | None = None, working_matte: np.ndarray | None = None) -> Rendered:
+    """Render ``config.mode`` for a uint8 RGB photo.
+
+    Give ``probabilities`` (working resolution, [h, w, C]) or a full-resolution ``matte``; with
+    both, the matte wins and the probabilities only feed the overlay/compare views. ``working``
+    is the downscaled photo the network saw (saves work on large photos).
+    """
+    if matte is None:
+        if probabilities is None:
+            raise ValueError("render needs class probabilities or a matte")
+        matte, working_matte = matte_from_probabilities(image, probabilities, config, working)
+    height, width = image.shape[:2]
+    mode = config.mode
+    if mode == "blur":
+        output = composite.blur_composite(image, matte, config.bokeh, working, working_matte)
+    elif mode == "replace":
+        output = composite.replace_composite(image, matte, config.background)
+    elif mode == "cutout":
+        output = composite.cutout(image, matte, input_alpha)
+    elif mode == "matte":
+        output = composite.matte_to_uint8(matte)
+    elif mode == "overlay":
+        output = tutorial.tutorial_overlay(image, _labels(probabilities, matte, config, height,
+                                                          width))
+    elif mode == "compare":
+        if probabilities is not None:
+            mask = tutorial.tutorial_mask_from_probabilities(probabilities,
+                                                             config.subject_classes, height, width)
+        else:
+            mask = tutorial.tutorial_mask_from_matte(matte)
+        radius = config.bokeh.radius_for(height, width)
+        baseline = tutorial.tutorial_blur(image, mask, tutorial.tutorial_kernel_size(radius))
+        ours = composite.blur_composite(image, matte, config.bokeh, working, working_matte)
+        output = composite.side_by_side(baseline, ours)
+    else:  # guarded by RenderConfig
+        raise ValueError(mode)
+    return Rendered(image=output, matte=matte)
+
+
+def _labels(probabilities: np.ndarray | None, matte: np.ndarray, config: RenderConfig,
+            height: int, width: int) -> np.ndarray:
+    if probabilities is not None:
+        return tutorial.tutorial_labels_full(probabilities, height, width)
+    return np.where(matte >= 0.5, config.subject_classes[0], 0).astype(np.uint8)
