@@ -109,7 +109,7 @@ def test_keras_file_round_trip_in_fresh_process_safe_mode(tmp_path, rng):
     path = save_model(model, config, tmp_path / "model.keras")
     np.save(tmp_path / "image.npy", image)
     script = f"""
-import numpy as np, keras, deeplab
+import numpy as np, keras, deeplab.layers
 model = keras.saving.load_model({str(path)!r}, safe_mode=True)
 np.save({str(tmp_path / 'out.npy')!r}, model(np.load({str(tmp_path / 'image.npy')!r}), training=False).numpy())
 """
