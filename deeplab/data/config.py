@@ -1,0 +1,94 @@
+"""Typed configuration of a segmentation data set and of its training augmentation.
+
+The training pipeline reads everything it needs from :class:`DataConfig`: where the examples
+come from (a folder, a TFDS data set or a PASCAL VOC download), how the split is made, how masks
+are encoded, and the augmentation of the original DeepLab recipe (random scale, pad + random crop,
+flip).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SOURCE_KINDS = ("folder", "tfds", "voc")
+MASK_ENCODINGS = ("auto", "class_ids", "binary")
+IGNORE_LABEL = 255
+MEAN_PIXEL = 127.5
+
+
+@dataclass
+class AugmentConfig:
+    """Training augmentation as the original: random scale, pad + random crop, flip.
+
+    ``scale_step`` 0.25 picks the scale from {0.5, 0.75, ..., 2.0} as the original recipe;
+    0 draws it uniformly. ``color_jitter`` is the strength (0 disables it) of random brightness,
+    contrast, saturation and hue changes, applied before padding so the pad value stays the mean.
+    """
+
+    crop_size: int = 513
+    min_scale: float = 0.5
+    max_scale: float = 2.0
+    scale_step: float = 0.25
+    flip: bool = True
+    color_jitter: float = 0.0
+
+    def __post_init__(self):
+        if self.crop_size < 1:
+            raise ValueError(f"crop_size must be positive, got {self.crop_size}")
+        if not 0 < self.min_scale <= self.max_scale:
+            raise ValueError(
+                f"need 0 < min_scale <= max_scale, got {self.min_scale} and {self.max_scale}")
+        if self.scale_step < 0:
+            raise ValueError(f"scale_step must be >= 0, got {self.scale_step}")
+        if not 0 <= self.color_jitter <= 1:
+            raise ValueError(f"color_jitter must be in [0, 1], got {self.color_jitter}")
+
+
+@dataclass
+class DataConfig:
+    """Where the examples come from and how they are fed.
+
+    kind ``folder``: ``root`` holds ``images/`` and ``masks/`` (``<stem>.png``, single channel);
+    the split comes from ``<root>/<split>.txt`` (one stem per line) when present, otherwise the
+    last ``val_fraction`` of a seeded shuffle is ``val`` and the rest ``train``.
+    kind ``tfds``: ``tfds_name`` (``deeplab_folder``, ``coco/2017_panoptic``, ``scene_parse150``)
+    read from ``tfds_data_dir``; the person adapters turn the source's labels into
+    background/person masks.
+    kind ``voc``: PASCAL VOC 2012 (+ SBD for ``train_aug``) from a manual download under ``root``.
+    ``mask_encoding`` ``binary`` maps 0/255 masks to 0/1 (any value >= 128 is 1); ``class_ids``
+    keeps values (255 = ignore); ``auto`` decides from the masks.
+    ``max_image_side`` shrinks very large photos once at load time (masks with nearest neighbour)
+    so the cache stays small; None keeps the original size.
+    """
+
+    kind: str = "folder"
+    root: str | None = None
+    tfds_name: str | None = None
+    tfds_data_dir: str | None = None
+    train_split: str = "train"
+    eval_split: str = "val"
+    val_fraction: float = 0.2
+    split_seed: int = 0
+    mask_encoding: str = "auto"
+    ignore_label: int = IGNORE_LABEL
+    max_image_side: int | None = None
+    eval_longer_side: int | None = 513
+    max_eval_examples: int | None = None
+    cache: bool = True
+    shuffle_buffer: int = 256
+    parallel_calls: int = -1
+    prefetch: int = -1
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self):
+        if isinstance(self.augment, dict):
+            self.augment = AugmentConfig(**self.augment)
+        if self.kind not in SOURCE_KINDS:
+            raise ValueError(f"data.kind must be one of {SOURCE_KINDS}, got {self.kind!r}")
+        if self.mask_encoding not in MASK_ENCODINGS:
+            raise ValueError(
+                f"data.mask_encoding must be one of {MASK_ENCODINGS}, got {self.mask_encoding!r}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.kind == "tfds" and not self.tfds_name:
+            raise ValueError("data.kind 'tfds' needs data.tfds_name")

@@ -1,0 +1,90 @@
+"""Segmentation loss as the original: logits upsampled to the label, cross-entropy ignoring 255.
+
+The network's logits sit at the output stride; they are resized to the label size with
+align-corners bilinear interpolation (the original's ``upsample_logits=True``). Labels are never
+interpolated. Pixels labelled 255 (or any id >= the class count) weigh nothing in the loss.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow as tf
+
+from deeplab.data.config import IGNORE_LABEL
+from deeplab.layers import resize_bilinear_align_corners
+
+
+def upsample_logits_to(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """float32 logits resized (align corners) to the labels' height and width."""
+    logits = tf.cast(logits, tf.float32)
+    size = tf.shape(labels)[1:3]
+    same = tf.reduce_all(tf.equal(tf.shape(logits)[1:3], size))
+    return tf.cond(same, lambda: logits, lambda: resize_bilinear_align_corners(logits, size))
+
+
+def pixel_losses(logits: tf.Tensor, labels: tf.Tensor, num_classes: int,
+                 class_weights: Sequence[float] | None = None,
+                 ignore_label: int = IGNORE_LABEL) -> tuple[tf.Tensor, tf.Tensor]:
+    """Per-pixel weighted cross-entropy ``[B, H, W]`` and the valid-pixel mask (float).
+
+    ``labels`` are ``[B, H, W]`` or ``[B, H, W, 1]`` class ids at full resolution.
+    """
+    labels = tf.cast(labels, tf.int32)
+    if labels.shape.rank == 4:
+        labels = labels[..., 0]
+    logits = upsample_logits_to(logits, labels[..., tf.newaxis])
+    valid = tf.logical_and(tf.not_equal(labels, ignore_label), labels < num_classes)
+    valid = tf.logical_and(valid, labels >= 0)
+    safe_labels = tf.where(valid, labels, tf.zeros_like(labels))
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe_labels, logits=logits)
+    weights = tf.cast(valid, tf.float32)
+    if class_weights is not None:
+        if len(class_weights) != num_classes:
+            raise ValueError(f"{len(class_weights)} class weights for {num_classes} classes")
+        weights = weights * tf.gather(tf.constant(class_weights, tf.float32), safe_labels)
+    return losses * weights, tf.cast(valid, tf.float32)
+
+
+def top_k_fraction(step: tf.Tensor, top_k_percent_pixels: float, hard_mining_steps: int):
+    """Fraction of pixels kept: 1.0 at step 0 falling linearly to the target over the ramp."""
+    if hard_mining_steps <= 0:
+        return tf.constant(top_k_percent_pixels, tf.float32)
+    ratio = tf.minimum(tf.cast(step, tf.float32) / hard_mining_steps, 1.0)
+    return 1.0 + (top_k_percent_pixels - 1.0) * ratio
+
+
+def segmentation_loss(logits: tf.Tensor, labels: tf.Tensor, num_classes: int, *,
+                      class_weights: Sequence[float] | None = None,
+                      top_k_percent_pixels: float = 1.0, hard_mining_steps: int = 0,
+                      step: tf.Tensor | int = 0,
+                      ignore_label: int = IGNORE_LABEL) -> tf.Tensor:
+    """Mean weighted cross-entropy over the valid pixels of the batch.
+
+    With ``top_k_percent_pixels`` < 1 only the hardest fraction of all pixels counts (the
+    original's hard-pixel mining): the loss is the mean over those pixels.
+    """
+    losses, valid = pixel_losses(logits, labels, num_classes, class_weights, ignore_label)
+    if top_k_percent_pixels >= 1.0:
+        return tf.math.divide_no_nan(tf.reduce_sum(losses), tf.reduce_sum(valid))
+    flat = tf.reshape(losses, [-1])
+    fraction = top_k_fraction(step, top_k_percent_pixels, hard_mining_steps)
+    count = tf.cast(tf.size(flat), tf.float32)
+    k = tf.maximum(tf.cast(tf.round(fraction * count), tf.int32), 1)
+    hardest, _ = tf.math.top_k(flat, k=k, sorted=False)
+    return tf.reduce_mean(hardest)
+
+
+def l2_regularization(model, weight_decay: float) -> tf.Tensor:
+    """The original's weight decay: ``weight_decay * sum(w^2) / 2`` over trainable conv kernels
+    (Conv2D, including the logits), not depthwise kernels, batch norm or biases."""
+    import keras
+
+    total = tf.constant(0.0, tf.float32)
+    if weight_decay <= 0:
+        return total
+    for layer in model.layers:
+        if (isinstance(layer, keras.layers.Conv2D)
+                and not isinstance(layer, keras.layers.DepthwiseConv2D) and layer.trainable):
+            total += tf.nn.l2_loss(tf.cast(layer.kernel, tf.float32))
+    return weight_decay * total

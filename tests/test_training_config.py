@@ -1,0 +1,64 @@
+"""Experiment config: YAML + dotted overrides, validation, shipped configs, CLI errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deeplab.config import ModelConfig
+from deeplab.training.cli import quick_start_overrides, run_from_args
+from deeplab.training.config import (ExperimentConfig, apply_override, dump_experiment,
+                                     load_experiment)
+from deeplab.training.trainer import target_model_config
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+
+
+def test_yaml_and_overrides(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text("schedule: {steps: 10, batch_size: 4}\ndata: {augment: {crop_size: 65}}\n")
+    config = load_experiment(path, ["schedule.steps=20", "data.augment.flip=false",
+                                    "runtime.eval_scales=[0.75, 1.0]", "model.weights=a/b.pb"])
+    assert config.schedule.steps == 20 and config.schedule.batch_size == 4
+    assert config.data.augment.crop_size == 65 and config.data.augment.flip is False
+    assert config.runtime.eval_scales == [0.75, 1.0] and config.model.weights == "a/b.pb"
+    again = ExperimentConfig.from_dict(__import__("yaml").safe_load(dump_experiment(config)))
+    assert again == config
+
+
+def test_unknown_keys_and_bad_values_are_named():
+    with pytest.raises(ValueError, match=r"schedule\.stepz"):
+        load_experiment(None, ["schedule.stepz=3"])
+    with pytest.raises(ValueError, match="strategy"):
+        load_experiment(None, ["runtime.strategy=gpu"])
+    with pytest.raises(ValueError, match="key.path=value"):
+        apply_override({}, "schedule.steps")
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_shipped_configs_load_and_describe_a_valid_model(path):
+    config = load_experiment(path)
+    source = ModelConfig("mobilenet_v2", 1.0, 21, 8)
+    target = (target_model_config(config, source) if config.model.weights
+              else target_model_config(config, None))
+    if config.model.class_names:
+        assert list(target.class_names) == config.model.class_names
+    assert config.schedule.batch_size >= 1
+
+
+def test_class_names_change_the_head_size_only():
+    experiment = load_experiment(None, ["model.class_names=[background, person]",
+                                        "model.architecture={output_stride: 16}"])
+    source = ModelConfig("mobilenet_v2", 0.5, 21, 8)
+    target = target_model_config(experiment, source)
+    assert target == source.replace(num_classes=2, class_names=("background", "person"),
+                                    output_stride=16)
+
+
+def test_quick_start_flags_and_cli_config_errors(tmp_path, capsys):
+    assert quick_start_overrides("w.pb", "/data", 5) == [
+        "model.weights=w.pb", "data.kind=folder", "data.root=/data", "schedule.steps=5"]
+    code = run_from_args(config=str(tmp_path / "missing.yaml"), model_dir=str(tmp_path / "run"),
+                         overrides=[])
+    assert code == 2 and "missing.yaml" in capsys.readouterr().err
