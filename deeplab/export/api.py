@@ -1,0 +1,88 @@
+"""One entry point for every export format: ``export(source, output, format=...)``.
+
+Each format writes beside its target, reloads what it wrote, compares it with the Keras model on
+sample images, prints the agreement, and only then moves it into place; a failed check deletes
+it and raises :class:`~deeplab.export.verify.VerificationError`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from deeplab.export.verify import Agreement, ExportError, sample_images
+
+FORMATS = ("saved_model", "tflite", "compat", "keras", "onnx")
+PRECISIONS_BY_FORMAT = {
+    "saved_model": ("float32", "bfloat16"),
+    "tflite": ("float32", "float16", "int8"),
+    "compat": ("float32",),
+    "keras": ("float32",),
+    "onnx": ("float32",),
+}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    format: str
+    agreement: Agreement | None
+
+
+def export(source: str | os.PathLike, output: str | os.PathLike, *, format: str = "saved_model",
+           precision: str = "float32", fold_batch_norm: bool = True, jit_compile: bool = False,
+           sample_dir: str | os.PathLike | None = None, samples: int = 3,
+           calibration_dir: str | os.PathLike | None = None, calibration_limit: int = 100,
+           min_agreement: float | None = None, output_stride: int | None = None,
+           overwrite: bool = False) -> ExportResult:
+    """Load any weights source (see :func:`deeplab.weights.resolve_model`) and export it."""
+    if format not in FORMATS:
+        raise ExportError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    if precision not in PRECISIONS_BY_FORMAT[format]:
+        raise ExportError(f"--precision {precision} is not available for --format {format} "
+                          f"(choose {', '.join(PRECISIONS_BY_FORMAT[format])})")
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise ExportError(f"{output} exists; pass --overwrite to replace it")
+    if format == "onnx":
+        from deeplab.export.onnx import check_converter
+
+        check_converter()  # fail before the slow model load when no converter is usable
+    if format == "tflite" and precision == "int8" and calibration_dir is None:
+        raise ExportError("--precision int8 needs --calibration-dir: a folder of representative "
+                          "images to calibrate the quantization ranges")
+    from deeplab.weights import resolve_model
+
+    model, config = resolve_model(source, output_stride=output_stride)
+    images = sample_images(sample_dir, samples)
+    common = dict(images=images, min_agreement=min_agreement, overwrite=overwrite)
+    if format == "saved_model":
+        from deeplab.export.saved_model import InferenceOptions, export_saved_model
+
+        options = InferenceOptions(precision=precision, fold_batch_norm=fold_batch_norm,
+                                   jit_compile=jit_compile)
+        agreement = export_saved_model(model, config, output, options=options,
+                                       source=str(source), **common)
+    elif format == "keras":
+        from deeplab.export.keras_file import export_keras
+
+        agreement = export_keras(model, config, output, **common)
+    elif format == "tflite":
+        from deeplab.export.tflite import export_tflite
+
+        agreement = export_tflite(model, config, output, precision=precision,
+                                  calibration_dir=calibration_dir,
+                                  calibration_limit=calibration_limit,
+                                  fold_batch_norm=fold_batch_norm, **common)
+    elif format == "compat":
+        from deeplab.export.compat import export_compat
+
+        agreement = export_compat(model, config, output, fold_batch_norm=fold_batch_norm,
+                                  **common)
+    else:
+        from deeplab.export.onnx import export_onnx
+
+        agreement = export_onnx(model, config, output, **common)
+    print(f"wrote {output} ({format}, {precision})")
+    return ExportResult(output, format, agreement)

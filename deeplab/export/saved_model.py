@@ -1,0 +1,124 @@
+"""Export a DeepLab Keras model as a self-contained, self-checked TensorFlow SavedModel."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from deeplab.config import ModelConfig
+from deeplab.export.optimize import PRECISIONS, fold_batch_norm, with_precision
+from deeplab.export.serving import METADATA_FILENAME, DeepLabServing, serving_metadata
+from deeplab.export.verify import Agreement, atomic_output, check
+from deeplab.inference import IMAGE_SPEC, segment
+
+SAVED_MODEL_PRECISIONS = ("float32", "bfloat16")
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How the exported network computes. The default is the fastest path that keeps >= 99.9%
+    label agreement on this project's measurements (see docs/benchmarks.md): batch norm folded
+    into the convolutions, float32, no XLA (XLA's CPU convolutions were much slower here)."""
+
+    precision: str = "float32"
+    fold_batch_norm: bool = True
+    jit_compile: bool = False
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+
+
+def inference_network(model: keras.Model, options: InferenceOptions) -> keras.Model:
+    """The network the export runs: ``model`` BN-folded and/or at reduced precision."""
+    network = fold_batch_norm(model) if options.fold_batch_norm else model
+    return with_precision(network, options.precision)
+
+
+def default_min_agreement(precision: str) -> float:
+    """Label agreement an export must reach: 99.9% in float32, 99% otherwise."""
+    return 0.999 if precision == "float32" else 0.99
+
+
+def keras_reference(model: keras.Model, crop_size: int):
+    """``image uint8 [H, W, 3] -> (labels, probabilities)`` of the unmodified Keras model."""
+    run = tf.function(lambda x: segment(model, x, crop_size), input_signature=[IMAGE_SPEC])
+
+    def reference(image: np.ndarray):
+        labels, probabilities = run(image[np.newaxis])
+        return labels.numpy()[0], probabilities.numpy()[0]
+
+    return reference
+
+
+def verify_saved_model(path: str | os.PathLike, reference, images: Sequence, *,
+                       min_agreement: float, label: str | None = None) -> Agreement:
+    """Reload the SavedModel at ``path`` and compare every signature with ``reference``."""
+    loaded = tf.saved_model.load(str(path))
+    serve = loaded.signatures["serving_default"]
+    serve_bytes = loaded.signatures["serving_bytes"]
+    agreement = Agreement()
+    for name, image in images:
+        out = serve(images=tf.constant(image[np.newaxis]))
+        labels, probabilities = reference(image)
+        agreement.add(name, out["labels"].numpy()[0], labels)
+        agreement.add_probabilities(out["probabilities"].numpy()[0], probabilities)
+    name, image = images[0]
+    encoded = tf.io.encode_png(image)
+    by_bytes = serve_bytes(image_bytes=encoded)["labels"].numpy()[0]
+    direct = serve(images=tf.constant(image[np.newaxis]))["labels"].numpy()[0]
+    if not np.array_equal(by_bytes, direct):
+        agreement.add(f"{name} (serving_bytes)", by_bytes, direct)
+    metadata = loaded.signatures["metadata"]()
+    names = [n.decode() for n in metadata["class_names"].numpy()]
+    if len(names) != int(metadata["num_classes"].numpy()):
+        raise ValueError(f"{path}: metadata lists {len(names)} class names for "
+                         f"{int(metadata['num_classes'].numpy())} classes")
+    check(agreement, min_agreement, label or f"SavedModel {path}")
+    return agreement
+
+
+def write_saved_model(model: keras.Model, config: ModelConfig, path: str | os.PathLike, *,
+                      options: InferenceOptions = InferenceOptions(),
+                      crop_size: int | None = None, source: str | None = None) -> None:
+    """Write the SavedModel (no checking, no atomic rename: see :func:`export_saved_model`)."""
+    crop_size = int(crop_size or config.crop_size)
+    network = inference_network(model, options)
+    metadata = serving_metadata(config, crop_size, inference=asdict(options),
+                                source=str(source) if source else None)
+    with tempfile.TemporaryDirectory(prefix="deeplab-export-") as scratch:
+        metadata_path = Path(scratch) / METADATA_FILENAME
+        metadata_path.write_text(json.dumps(metadata, indent=2))
+        module = DeepLabServing(network, config, metadata, str(metadata_path),
+                                crop_size=crop_size, jit_compile=options.jit_compile)
+        tf.saved_model.save(module, str(path), signatures=module.signatures())
+
+
+def export_saved_model(model: keras.Model, config: ModelConfig, output: str | os.PathLike, *,
+                       options: InferenceOptions = InferenceOptions(), images: Sequence = (),
+                       min_agreement: float | None = None, crop_size: int | None = None,
+                       source: str | None = None, overwrite: bool = False) -> Agreement:
+    """Write a SavedModel to ``output`` atomically, after checking it against ``model``.
+
+    The SavedModel is written beside ``output``, reloaded and run on ``images`` (``(name, uint8
+    [H, W, 3])`` pairs); its labels must agree with the Keras model's on ``min_agreement`` of the
+    pixels, else it is deleted and :class:`~deeplab.export.verify.VerificationError` is raised.
+    """
+    if min_agreement is None:
+        min_agreement = default_min_agreement(options.precision)
+    if not images:
+        raise ValueError("export_saved_model needs sample images to check the export")
+    reference = keras_reference(model, int(crop_size or config.crop_size))
+    with atomic_output(output, directory=True, overwrite=overwrite) as temporary:
+        write_saved_model(model, config, temporary, options=options, crop_size=crop_size,
+                          source=source)
+        return verify_saved_model(temporary, reference, images, min_agreement=min_agreement,
+                                  label=f"SavedModel {output}")

@@ -1,0 +1,207 @@
+"""What every export shares: atomic output, sample images, and the after-writing agreement check.
+
+An export is written to a temporary path beside its target, reloaded from there and compared with
+the Keras model on sample images; only when it agrees is it renamed into place. A failed check
+deletes the temporary artifact, so nothing that looks complete is ever left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+class ExportError(RuntimeError):
+    """An export could not be written or failed its own check after writing."""
+
+
+class VerificationError(ExportError):
+    """The written artifact disagrees with the Keras model beyond the allowed tolerance."""
+
+
+@dataclass
+class Agreement:
+    """Per-image pixel agreement of an artifact's labels with the Keras model's labels."""
+
+    per_image: list[float] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    pixels_equal: int = 0
+    pixels: int = 0
+    max_probability_difference: float | None = None
+
+    def add(self, name: str, ours: np.ndarray, reference: np.ndarray) -> None:
+        ours, reference = np.asarray(ours), np.asarray(reference)
+        if ours.shape != reference.shape:
+            raise VerificationError(f"{name}: labels of shape {ours.shape}, expected "
+                                    f"{reference.shape}")
+        equal = int(np.count_nonzero(ours == reference))
+        self.pixels_equal += equal
+        self.pixels += ours.size
+        self.per_image.append(equal / max(ours.size, 1))
+        self.names.append(name)
+
+    def add_probabilities(self, ours: np.ndarray, reference: np.ndarray) -> None:
+        difference = float(np.max(np.abs(np.asarray(ours, np.float32) - reference)))
+        self.max_probability_difference = max(self.max_probability_difference or 0.0, difference)
+
+    @property
+    def fraction(self) -> float:
+        return self.pixels_equal / self.pixels if self.pixels else 0.0
+
+    def summary(self) -> str:
+        lines = [f"  {name}: {value:.4%} of pixels agree"
+                 for name, value in zip(self.names, self.per_image)]
+        text = f"label agreement with the Keras model: {self.fraction:.4%} of {self.pixels} pixels"
+        if self.max_probability_difference is not None:
+            text += f"; max |probability difference| {self.max_probability_difference:.2e}"
+        return "\n".join([text, *lines])
+
+
+def label_agreement(ours: np.ndarray, reference: np.ndarray) -> float:
+    """Fraction of pixels whose class ids are equal."""
+    ours, reference = np.asarray(ours), np.asarray(reference)
+    if ours.shape != reference.shape:
+        raise ValueError(f"label maps differ in shape: {ours.shape} vs {reference.shape}")
+    return float(np.mean(ours == reference))
+
+
+def generated_images(count: int = 3, seed: int = 0) -> list[tuple[str, np.ndarray]]:
+    """Deterministic synthetic photos (smooth gradients, blobs, edges, noise) in several sizes:
+    one at the crop size's aspect as the demo feeds it, one that is upscaled, one downscaled."""
+    rng = np.random.default_rng(seed)
+    sizes = [(385, 513), (200, 300), (640, 480), (513, 342), (257, 400)]
+    images = []
+    for index in range(count):
+        height, width = sizes[index % len(sizes)]
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        image = np.zeros((height, width, 3), np.float32)
+        for channel in range(3):
+            fx, fy, phase = rng.uniform(0.5, 4.0), rng.uniform(0.5, 4.0), rng.uniform(0, 6.3)
+            image[..., channel] = 127 + 90 * np.sin(fx * xx / width * 6.3 + phase) \
+                * np.cos(fy * yy / height * 6.3)
+        for _ in range(6):
+            cy, cx = rng.uniform(0, height), rng.uniform(0, width)
+            radius = rng.uniform(0.05, 0.3) * min(height, width)
+            blob = (yy - cy) ** 2 + (xx - cx) ** 2 < radius ** 2
+            image[blob] = rng.uniform(0, 255, 3)
+        image += rng.normal(0, 6, image.shape)
+        images.append((f"generated_{index}_{width}x{height}",
+                       np.clip(np.round(image), 0, 255).astype(np.uint8)))
+    return images
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """An image file as uint8 RGB ``[H, W, 3]`` (clear error when it cannot be read)."""
+    import cv2
+
+    data = np.fromfile(str(path), np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise ExportError(f"cannot read image {path}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def folder_images(folder: str | os.PathLike, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """Images of a folder (by extension, sorted by name), at most ``limit`` of them."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ExportError(f"sample/calibration folder {folder} does not exist")
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise ExportError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    return [(p.name, read_rgb(p)) for p in paths[:limit]]
+
+
+def sample_images(folder: str | os.PathLike | None = None,
+                  limit: int = 3) -> list[tuple[str, np.ndarray]]:
+    """The images an export is checked on: from ``folder`` if given, else generated."""
+    return folder_images(folder, limit) if folder else generated_images(limit)
+
+
+def resize_longer_side(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize so the longer side is ``size`` (the classic demo's input; INTER_AREA downscaling)."""
+    import cv2
+
+    height, width = image.shape[:2]
+    ratio = size / max(height, width)
+    target = (int(ratio * width), int(ratio * height))
+    if target == (width, height):
+        return image
+    interpolation = cv2.INTER_AREA if ratio < 1 else cv2.INTER_LINEAR
+    return cv2.resize(image, target, interpolation=interpolation)
+
+
+def check(agreement: Agreement, min_agreement: float, what: str) -> None:
+    """Print the agreement and raise :class:`VerificationError` when it is below the minimum."""
+    print(f"{what}: {agreement.summary()}")
+    if agreement.fraction < min_agreement:
+        raise VerificationError(
+            f"{what} agrees with the Keras model on {agreement.fraction:.4%} of pixels, below the "
+            f"required {min_agreement:.2%}; the artifact was deleted")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _prepare_target(target: Path, overwrite: bool) -> None:
+    if target.exists() and not overwrite:
+        raise ExportError(f"{target} exists; pass --overwrite to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_output(target: str | os.PathLike, *, directory: bool,
+                  overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success move it to ``target``, else delete it.
+
+    The body writes *and verifies* the artifact at the temporary path; an exception (including a
+    failed verification) removes it, and the old ``target`` (if any) is left as it was.
+    """
+    target = Path(target)
+    _prepare_target(target, overwrite)
+    prefix = f".{target.name}.tmp-"
+    if directory:
+        temporary = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix="".join(target.suffixes),
+                                    dir=target.parent)
+        os.close(fd)
+        temporary = Path(name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, (0o777 if directory else 0o666) & ~umask)
+    try:
+        yield temporary
+        if directory and target.exists():
+            backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, backup / "old")
+            os.replace(temporary, target)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(temporary, target)
+    finally:
+        if temporary.exists() or temporary.is_symlink():
+            _remove(temporary)
+
+
+def compare_labels(run: Callable[[np.ndarray], np.ndarray],
+                   reference: Callable[[np.ndarray], np.ndarray],
+                   images: Sequence[tuple[str, np.ndarray]]) -> Agreement:
+    """Agreement of ``run(image)`` with ``reference(image)`` (both label maps) over ``images``."""
+    agreement = Agreement()
+    for name, image in images:
+        agreement.add(name, run(image), reference(image))
+    return agreement
