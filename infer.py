@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from deeplab.portrait.composite import MODES
-from deeplab.portrait.models import DEFAULT_WEIGHTS
+from deeplab.portrait.litert import PRECISIONS
+from deeplab.portrait.models import BACKENDS, DEFAULT_WEIGHTS
 from deeplab.portrait.pipeline import PortraitOptions, run_portrait
 
 
@@ -26,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output folder: DIR/<stem>.<ext>")
     parser.add_argument("--weights", default=DEFAULT_WEIGHTS, metavar="SOURCE",
                         help="registry name, release archive/folder, checkpoint, frozen graph, "
-                             ".keras file or exported SavedModel folder (default: %(default)s)")
+                             ".keras file, .tflite file or exported SavedModel folder "
+                             "(default: %(default)s)")
     parser.add_argument("--mode", choices=MODES, default="blur",
                         help="blur (default), replace (--background), cutout (RGBA PNG), matte, "
                              "overlay (class colours), compare (tutorial vs ours)")
@@ -52,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="longer side fed to the network for photos (default: %(default)s)")
     parser.add_argument("--video-input-size", type=int, default=257,
                         help="longer side fed to the network for video frames")
+    parser.add_argument("--backend", choices=BACKENDS, default="litert",
+                        help="litert (default): the network converted once to TFLite, cached, "
+                             "run without importing TensorFlow; tensorflow: the Keras model")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="precision of the cached TFLite network (default: %(default)s)")
+    parser.add_argument("--no-cache", dest="use_cache", action="store_false",
+                        help="convert the network in memory; do not read or write the cache "
+                             "($DEEPLAB_CACHE_DIR or ~/.cache/deeplab)")
     parser.add_argument("--jpeg-quality", type=int, default=95)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
@@ -64,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         blur_radius=args.blur_radius, depth_falloff=args.depth_falloff,
         background=args.background, matte=args.matte, save_matte=args.save_matte,
         overwrite=args.overwrite, batch_size=args.batch_size, input_size=args.input_size,
-        video_input_size=args.video_input_size, jpeg_quality=args.jpeg_quality)
+        video_input_size=args.video_input_size, jpeg_quality=args.jpeg_quality,
+        backend=args.backend, precision=args.precision, use_cache=args.use_cache)
     try:
         summary = run_portrait(args.inputs, options, progress=not args.quiet)
     except (FileNotFoundError, ValueError) as error:

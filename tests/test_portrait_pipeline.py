@@ -136,7 +136,7 @@ def test_corrupt_file_is_reported_and_skipped(tmp_path, photos, capsys):
 def fake_model(monkeypatch):
     """infer.main loads the model by name: give it the fake one."""
     monkeypatch.setattr("deeplab.portrait.pipeline.load_probability_model",
-                        lambda source: FakeSegmenter())
+                        lambda source, **options: FakeSegmenter())
 
 
 def test_no_partial_output_when_writing_fails(tmp_path, monkeypatch):

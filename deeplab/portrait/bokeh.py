@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from deeplab.portrait.resample import Shrunk, expand, shrink
+from deeplab.portrait.tiles import LowResMap
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def boost_highlights(linear: np.ndarray, threshold: float, gain: float) -> np.nd
     """Amplify near-white linear pixels so that they stay bright after spreading into a disc."""
     if gain <= 0:
         return linear
-    peak = linear.max(axis=-1)
+    peak = np.maximum(np.maximum(linear[..., 0], linear[..., 1]), linear[..., 2])
     ramp = np.clip((peak - threshold) * np.float32(1.0 / max(1.0 - threshold, 1e-6)), 0.0, 1.0)
     factor = np.float32(1.0) + np.float32(gain) * ramp * ramp
     return linear * factor[..., None]
@@ -125,36 +126,54 @@ def fill_holes(premultiplied: np.ndarray, weight: np.ndarray, min_support: float
     Push-pull: the subject's footprint (no background samples) gets the colour of the nearest
     background, so that bilinear upsampling next to the subject never mixes in undefined values.
     """
-    levels = [(premultiplied, weight)]
-    while weight.min() < min_support and min(weight.shape) > 2:
-        size = (max(1, weight.shape[1] // 2), max(1, weight.shape[0] // 2))
-        premultiplied = cv2.resize(premultiplied, size, interpolation=cv2.INTER_AREA)
-        weight = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
-        levels.append((premultiplied, weight))
-    premultiplied, weight = levels[-1]
-    result = premultiplied / np.maximum(weight, 1e-6)[..., None]
-    empty = weight <= 1e-6
+    if premultiplied.ndim == 2:
+        premultiplied = premultiplied[..., None]
+    return fill_holes_stacked(np.dstack([premultiplied, weight]), min_support)
+
+
+def fill_holes_stacked(stacked: np.ndarray, min_support: float) -> np.ndarray:
+    """``fill_holes`` for ``[h, w, C + 1]`` float32: premultiplied channels, then the weight.
+
+    Each pyramid level is one resize of all channels together (OpenCV, multi-threaded).
+    """
+    levels = [stacked]
+    while stacked[..., -1].min() < min_support and min(stacked.shape[:2]) > 2:
+        size = (max(1, stacked.shape[1] // 2), max(1, stacked.shape[0] // 2))
+        stacked = cv2.resize(stacked, size, interpolation=cv2.INTER_AREA)
+        levels.append(stacked)
+    channels = stacked.shape[-1] - 1
+    weight = stacked[..., -1:]
+    result = stacked[..., :-1] / np.maximum(weight, np.float32(1e-6))
+    empty = weight[..., 0] <= 1e-6
     if empty.any():
-        total = max(float(weight.sum()), 1e-6)
-        mean = premultiplied.reshape(-1, premultiplied.shape[-1]).sum(0) / total
-        result[empty] = mean if weight.sum() > 1e-6 else 0.0
-    for premultiplied, weight in reversed(levels[:-1]):
-        height, width = weight.shape
+        total = float(weight.sum())
+        mean = stacked[..., :-1].reshape(-1, channels).sum(0) / max(total, 1e-6)
+        result[empty] = mean if total > 1e-6 else 0.0
+    inverse_support = np.float32(1.0 / min_support)
+    for level in reversed(levels[:-1]):
+        height, width = level.shape[:2]
         coarse = cv2.resize(result, (width, height), interpolation=cv2.INTER_LINEAR)
-        if coarse.ndim == 2:
-            coarse = coarse[..., None]
-        support = np.clip(weight * np.float32(1.0 / min_support), 0.0, 1.0)[..., None]
-        normalised = premultiplied / np.maximum(weight, 1e-6)[..., None]
-        result = coarse + (normalised - coarse) * support
+        coarse = coarse.reshape(height, width, channels)
+        weight = level[..., -1:]
+        support = np.minimum(weight * inverse_support, np.float32(1.0))
+        result = level[..., :-1] / np.maximum(weight, np.float32(1e-6))
+        result -= coarse
+        result *= support
+        result += coarse
     return result
 
 
-def _normalised_blur(premultiplied: np.ndarray, weight: np.ndarray, radius: float,
-                     min_support: float) -> np.ndarray:
+def _normalised_blur(stacked: np.ndarray, radius: float, min_support: float) -> np.ndarray:
+    """Disc blur of ``[h, w, C + 1]`` premultiplied colour + weight, normalised, holes filled."""
     kernel = disc_kernel(radius)
-    stacked = np.concatenate([premultiplied, weight[..., None]], axis=-1)
     blurred = cv2.filter2D(stacked, -1, kernel, borderType=cv2.BORDER_REFLECT)
-    return fill_holes(blurred[..., :-1], np.ascontiguousarray(blurred[..., -1]), min_support)
+    return fill_holes_stacked(blurred, min_support)
+
+
+#: The working image (the network's input) is reused for the blur when it is at most this much
+#: coarser than the ideal blur resolution: the disc is then a little smaller than
+#: ``max_working_radius`` px there, which does not show, and a full-size downscale is saved.
+WORKING_SCALE_SLACK = 1.5
 
 
 def working_scale(radius: float, max_working_radius: int) -> float:
@@ -168,7 +187,7 @@ def _blur_source(image: np.ndarray, matte: np.ndarray | None, scale: float,
     """The photo (and matte) at ``scale``, reusing the working image when it is fine enough."""
     height, width = image.shape[:2]
     size_hw = (max(1, round(height / scale)), max(1, round(width / scale)))
-    if working is not None and working.scale <= scale * 1.001:
+    if working is not None and working.scale <= scale * WORKING_SCALE_SLACK:
         small = working.image
         small_matte = working_matte
         if small_matte is None and matte is not None:
@@ -185,22 +204,24 @@ def _blur_source(image: np.ndarray, matte: np.ndarray | None, scale: float,
     return shrunk.image, small_matte, shrunk.covered_hw
 
 
-def blur_background(image: np.ndarray, matte: np.ndarray | None,
-                    config: BokehConfig = BokehConfig(), working: Shrunk | None = None,
-                    working_matte: np.ndarray | None = None) -> np.ndarray:
-    """The lens-blurred background of ``image`` (uint8 RGB) at full resolution, uint8 RGB.
+def blur_background_low(image: np.ndarray, matte: np.ndarray | None,
+                        config: BokehConfig = BokehConfig(), working: Shrunk | None = None,
+                        working_matte: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, LowResMap] | None:
+    """The lens-blurred background at the reduced resolution it is computed at.
 
-    ``matte`` (float32 [0, 1], full resolution, 1 = subject) excludes the subject from the
-    averages; ``None`` blurs everything. The subject's own area is filled with nearby background
-    colour (it is covered by the subject in the composite anyway). ``working`` / ``working_matte``
-    (the downscaled photo and matte already computed for the model) save the big downscale.
+    Returns (uint8 RGB low-resolution image, where it sits on the photo), or None when the
+    radius is too small to blur. ``matte`` is full resolution (float in [0, 1] or uint8) and only
+    read when ``working_matte`` (at ``working``'s resolution) does not cover the need.
     """
     height, width = image.shape[:2]
     radius = config.radius_for(height, width)
     if radius < 0.5:
-        return image.copy()
+        return None
     scale = working_scale(radius, config.max_working_radius)
     small, small_matte, covered = _blur_source(image, matte, scale, working, working_matte)
+    if small_matte is not None and small_matte.dtype == np.uint8:
+        small_matte = small_matte.astype(np.float32) * np.float32(1.0 / 255.0)
     small_radius = radius * small.shape[1] / covered[1]
     linear_light = config.linear_light and radius >= config.linear_min_radius
     if linear_light:
@@ -215,11 +236,13 @@ def blur_background(image: np.ndarray, matte: np.ndarray | None,
         weight = np.ones(values.shape[:2], np.float32)
     else:
         weight = background_weight(small_matte)
-    premultiplied = values * weight[..., None]
-    blurred = _normalised_blur(premultiplied, weight, small_radius, config.min_support)
+    stacked = np.empty(values.shape[:2] + (values.shape[2] + 1,), np.float32)
+    np.multiply(values, weight[..., None], out=stacked[..., :-1])  # premultiplied colour
+    stacked[..., -1] = weight
+    blurred = _normalised_blur(stacked, small_radius, config.min_support)
     if config.depth_falloff > 0 and small_matte is not None:
-        near = _normalised_blur(premultiplied, weight, max(small_radius * config.near_strength,
-                                                           0.5), config.min_support)
+        near = _normalised_blur(stacked, max(small_radius * config.near_strength, 0.5),
+                                config.min_support)
         outside = (small_matte < 0.5).astype(np.uint8)
         pixel_size = covered[1] / small.shape[1]
         distance = cv2.distanceTransform(outside, cv2.DIST_L2, 3) * np.float32(pixel_size)
@@ -230,4 +253,22 @@ def blur_background(image: np.ndarray, matte: np.ndarray | None,
         encoded = linear_to_srgb(blurred)
     else:
         encoded = np.clip(np.rint(blurred * 255), 0, 255).astype(np.uint8)
-    return expand(encoded, covered, (height, width))
+    return encoded, LowResMap(encoded.shape[:2], covered, (height, width))
+
+
+def blur_background(image: np.ndarray, matte: np.ndarray | None,
+                    config: BokehConfig = BokehConfig(), working: Shrunk | None = None,
+                    working_matte: np.ndarray | None = None) -> np.ndarray:
+    """The lens-blurred background of ``image`` (uint8 RGB) at full resolution, uint8 RGB.
+
+    ``matte`` (float32 [0, 1] or uint8, full resolution, 1 = subject) excludes the subject from
+    the averages; ``None`` blurs everything. The subject's own area is filled with nearby
+    background colour (it is covered by the subject in the composite anyway). ``working`` /
+    ``working_matte`` (the downscaled photo and matte already computed for the model) save the
+    big downscale.
+    """
+    low = blur_background_low(image, matte, config, working, working_matte)
+    if low is None:
+        return image.copy()
+    encoded, geometry = low
+    return expand(encoded, geometry.covered_hw, geometry.full_hw)

@@ -1,7 +1,10 @@
 """Compositing a photo with its matte: blur, replace, cutout, matte, overlay, compare.
 
-All functions take the uint8 RGB photo and a float32 matte in [0, 1] at the photo's resolution
-(1 = subject) and return uint8 images; they never threshold the matte.
+All functions take the uint8 RGB photo and its matte at the photo's resolution (a
+``RefinedMatte`` from ``matte.refine``, or a float32 array in [0, 1] / uint8 array, 1 or 255 =
+subject) and return uint8 images; they never threshold the matte. Full-resolution work is limited
+to the tiles on the subject's outline (``tiles.EdgeTiles``): the photo is copied into opaque
+tiles, the background into clear ones, and only mixed tiles are blended.
 """
 
 from __future__ import annotations
@@ -11,120 +14,148 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from deeplab.portrait.bokeh import BokehConfig, blur_background
-from deeplab.portrait.resample import Shrunk
+from deeplab.portrait.bokeh import BokehConfig, blur_background_low
+from deeplab.portrait.matte import RefinedMatte, to_uint8
+from deeplab.portrait.resample import Shrunk, expand
+from deeplab.portrait.tiles import LowResMap, sample
 
 MODES = ("blur", "replace", "cutout", "matte", "overlay", "compare")
 
 # Local background colour estimate used to remove the old background from edge pixels.
-SPILL_BACKGROUND = BokehConfig(relative_radius=0.02, linear_light=False, highlight_gain=0.0)
+# Its radius is the blur radius in blur mode: a wide, mask-aware average has enough background
+# samples next to every hair and is smooth enough to run at a few px (max_working_radius).
+SPILL_BACKGROUND = BokehConfig(relative_radius=0.02, linear_light=False, highlight_gain=0.0,
+                               max_working_radius=4)
+MIN_ALPHA = 0.05  # decontamination gain is capped at (1 - a) / MIN_ALPHA
 
 
-OPAQUE = 254.5 / 255  # mattes above this are treated as exactly 1 (below half a code value)
-CLEAR = 0.5 / 255
+def as_refined(matte) -> RefinedMatte:
+    """A ``RefinedMatte`` for a refined matte or a full-resolution float/uint8 array."""
+    return matte if isinstance(matte, RefinedMatte) else RefinedMatte.from_array(matte)
 
 
-def blend(foreground: np.ndarray, background: np.ndarray, matte: np.ndarray,
-          out: np.ndarray | None = None, tile: int = 64) -> np.ndarray:
+def blend(foreground: np.ndarray, background: np.ndarray, matte) -> np.ndarray:
     """``matte * foreground + (1 - matte) * background`` for uint8 RGB images, as uint8.
 
-    Opaque pixels are copied; the blend runs only on ``tile``-sized blocks that hold
-    semi-transparent pixels (the subject's outline), which is what keeps 12-megapixel composites
-    fast. Pass ``out=background`` to composite in place.
+    Opaque tiles are copied; only tiles holding semi-transparent pixels are blended.
     """
-    if out is None:
-        out = background.copy()
-    elif out is not background:
-        np.copyto(out, background)
-    matte = matte.astype(np.float32, copy=False)
-    opaque = matte > OPAQUE
-    cv2.copyTo(foreground, opaque.view(np.uint8), out)
-    edge = (matte > CLEAR) ^ opaque
-    height, width = matte.shape
-    rows, cols = -(-height // tile), -(-width // tile)
-    padded = np.zeros((rows * tile, cols * tile), bool)
-    padded[:height, :width] = edge
-    flags = padded.reshape(rows, tile, cols, tile).any(axis=(1, 3))
-    for row, col in zip(*np.nonzero(flags)):
-        ys = slice(row * tile, min((row + 1) * tile, height))
-        xs = slice(col * tile, min((col + 1) * tile, width))
-        weights = np.ascontiguousarray(matte[ys, xs])
-        out[ys, xs] = cv2.blendLinear(np.ascontiguousarray(foreground[ys, xs]),
-                                      np.ascontiguousarray(out[ys, xs]), weights,
-                                      np.float32(1.0) - weights)
+    refined = as_refined(matte)
+    out = background.copy()
+    refined.tiles.copy_opaque(foreground, out)
+    return composite_edges(foreground, refined, out, None)
+
+
+def spill_background(image: np.ndarray, refined: RefinedMatte, radius: float | None = None,
+                     working: Shrunk | None = None) -> tuple[np.ndarray, LowResMap] | None:
+    """Low-resolution local background (mask-aware, lightly blurred) for decontamination.
+
+    ``radius`` in full-resolution pixels (default: ``SPILL_BACKGROUND``'s relative radius).
+    """
+    height, width = image.shape[:2]
+    radius = SPILL_BACKGROUND.radius_for(height, width) if radius is None else radius
+    local = replace(SPILL_BACKGROUND, radius=max(1.0, radius), relative_radius=0.0)
+    return blur_background_low(image, refined.alpha8, local, working,
+                               _working_matte(refined, working))
+
+
+def _working_matte(refined: RefinedMatte, working: Shrunk | None) -> np.ndarray | None:
+    """The refined matte at the working image's resolution, when it has one."""
+    low = refined.low
+    if working is None or low is None or low.shape != working.image.shape[:2]:
+        return None
+    return low
+
+
+def decontaminated_foreground(photo: np.ndarray, alpha: np.ndarray, old_background: np.ndarray,
+                              min_alpha: float = MIN_ALPHA) -> np.ndarray:
+    """float32 subject colour ``F = I + (1 - a) / a * (I - B_old)``, clipped to [0, 255].
+
+    From ``I = a F + (1 - a) B``: removes the old background that shows through semi-transparent
+    pixels (hair keeps its colour); opaque pixels are unchanged. ``alpha`` is float32 in [0, 1]
+    with a trailing axis of 1; the gain is capped where ``a`` is tiny (noise).
+    """
+    photo = photo.astype(np.float32)
+    gain = (np.float32(1.0) - alpha) / np.maximum(alpha, np.float32(min_alpha))
+    foreground = photo - old_background.astype(np.float32)
+    foreground *= gain
+    foreground += photo
+    return np.clip(foreground, 0.0, 255.0, out=foreground)
+
+
+def composite_over(photo: np.ndarray, alpha8: np.ndarray, new_background: np.ndarray,
+                   old_background: np.ndarray | None) -> np.ndarray:
+    """``a F + (1 - a) B_new`` in uint8 arithmetic, with the old background taken out of ``F``.
+
+    ``a F`` is the photo minus the old background's share, ``I - (1 - a) B_old``, kept within
+    ``[0, 255 a]``: the same as ``a * clip(F, 0, 255)`` with ``F`` from
+    ``decontaminated_foreground``, and the clip bounds the correction by ``a`` where ``a`` is
+    tiny. All operations are saturating OpenCV uint8 ones (no float copies); rounding is within
+    one level. ``old_background`` None: a plain blend.
+    """
+    alpha3 = cv2.merge((alpha8, alpha8, alpha8))
+    rest3 = cv2.bitwise_not(alpha3)  # 255 - a
+    if old_background is None:
+        premultiplied = cv2.multiply(photo, alpha3, scale=1.0 / 255.0)
+    else:
+        premultiplied = cv2.subtract(photo, cv2.multiply(old_background, rest3,
+                                                         scale=1.0 / 255.0))
+        premultiplied = cv2.min(premultiplied, alpha3)
+    return cv2.add(cv2.multiply(new_background, rest3, scale=1.0 / 255.0), premultiplied)
+
+
+def composite_edges(image: np.ndarray, refined: RefinedMatte, out: np.ndarray,
+                    old_background: tuple[np.ndarray, LowResMap] | None) -> np.ndarray:
+    """Blend the (decontaminated) subject over ``out`` in the mixed tiles, in place.
+
+    ``out`` already holds the new background, and the subject in the opaque tiles.
+    ``old_background``: the photo's low-resolution local background (None: a plain blend).
+    """
+    for ys, xs in refined.tiles.mixed_runs():
+        old = None if old_background is None else sample(*old_background, ys, xs)
+        out[ys, xs] = composite_over(image[ys, xs], refined.alpha8[ys, xs], out[ys, xs], old)
     return out
 
 
-def blend_decontaminated(image: np.ndarray, old_background: np.ndarray,
-                         new_background: np.ndarray, matte: np.ndarray, out: np.ndarray,
-                         min_alpha: float = 0.05, tile: int = 64) -> np.ndarray:
-    """Composite the subject's own colour (old background removed) over a new background.
-
-    ``out`` must hold ``new_background`` (it is composited in place). In semi-transparent pixels
-    ``F = I + (1 - a) / a * (I - B_old)`` replaces the photo's colour, so hair keeps its colour
-    and the old, sharp background does not show through; elsewhere this is a plain blend.
-    """
-    matte = matte.astype(np.float32, copy=False)
-    opaque = matte > OPAQUE
-    cv2.copyTo(image, opaque.view(np.uint8), out)
-    for ys, xs in _edge_tiles(matte, opaque, tile):
-        alpha = matte[ys, xs][..., None]
-        photo = image[ys, xs].astype(np.float32)
-        gain = (1.0 - alpha) / np.maximum(alpha, np.float32(min_alpha))
-        foreground = np.clip(photo + gain * (photo - old_background[ys, xs]), 0, 255)
-        new = out[ys, xs].astype(np.float32)
-        out[ys, xs] = (new + (foreground - new) * alpha + np.float32(0.5)).astype(np.uint8)
-    return out
-
-
-def _edge_tiles(matte: np.ndarray, opaque: np.ndarray, tile: int):
-    """Slices of the ``tile``-sized blocks that contain semi-transparent pixels."""
-    edge = (matte > CLEAR) ^ opaque
-    height, width = matte.shape
-    rows, cols = -(-height // tile), -(-width // tile)
-    padded = np.zeros((rows * tile, cols * tile), bool)
-    padded[:height, :width] = edge
-    flags = padded.reshape(rows, tile, cols, tile).any(axis=(1, 3))
-    for row, col in zip(*np.nonzero(flags)):
-        yield (slice(row * tile, min((row + 1) * tile, height)),
-               slice(col * tile, min((col + 1) * tile, width)))
-
-
-def blur_composite(image: np.ndarray, matte: np.ndarray, config: BokehConfig = BokehConfig(),
+def blur_composite(image: np.ndarray, matte, config: BokehConfig = BokehConfig(),
                    working: Shrunk | None = None, working_matte: np.ndarray | None = None
                    ) -> np.ndarray:
     """Portrait shot: the subject as photographed over the lens-blurred background.
 
-    Edge pixels get the subject's decontaminated colour, estimated against a lightly blurred,
-    mask-aware local background, so neither the old sharp background nor a rim of it remains.
+    The background is blurred at reduced resolution and upsampled once; the photo is copied into
+    the opaque tiles; the mixed tiles along the outline get the subject's decontaminated colour
+    (estimated against a lightly blurred, mask-aware local background) blended over the blur,
+    so neither the old sharp background nor a rim of it remains.
     """
-    background = blur_background(image, matte, config, working, working_matte)
+    refined = as_refined(matte)
+    if working_matte is None:
+        working_matte = _working_matte(refined, working)
     height, width = image.shape[:2]
-    radius = config.radius_for(height, width)
-    local = replace(SPILL_BACKGROUND, radius=max(1.0, 0.25 * radius), relative_radius=0.0)
-    if working is not None and working.scale > 1:  # stay at the working size: no big resample
-        local = replace(local, radius=max(local.radius, 2.0 * working.scale),
-                        max_working_radius=2)
-    old_background = blur_background(image, matte, local, working, working_matte)
-    return blend_decontaminated(image, old_background, background, matte, out=background)
+    low = blur_background_low(image, refined.alpha8, config, working, working_matte)
+    if low is None:
+        return image.copy()
+    out = expand(low[0], low[1].covered_hw, low[1].full_hw)
+    refined.tiles.copy_opaque(image, out)
+    spill = spill_background(image, refined, config.radius_for(height, width), working)
+    return composite_edges(image, refined, out, spill)
 
 
-def estimate_foreground(image: np.ndarray, matte: np.ndarray,
-                        old_background: np.ndarray | None = None,
-                        min_alpha: float = 0.05) -> np.ndarray:
+def estimate_foreground(image: np.ndarray, matte, working: Shrunk | None = None) -> np.ndarray:
     """Subject colours with the old background's spill removed from semi-transparent pixels.
 
-    From ``I = a F + (1 - a) B``, ``F = I + (1 - a) / a * (I - B)`` with ``B`` the local average
-    of the background (mask-aware, so the subject does not pollute it). Fully opaque pixels keep
-    their colour exactly; the correction is limited where ``a`` is tiny to avoid amplifying noise.
+    uint8 RGB: the photo, with the decontaminated colour (``decontaminated_foreground``) in the
+    mixed tiles; opaque pixels keep their colour exactly.
     """
-    if old_background is None:
-        old_background = blur_background(image, matte, SPILL_BACKGROUND)
-    alpha = matte.astype(np.float32, copy=False)[..., None]
-    image_f = image.astype(np.float32)
-    gain = (1.0 - alpha) / np.maximum(alpha, min_alpha)
-    foreground = image_f + gain * (image_f - old_background.astype(np.float32))
-    return np.clip(np.rint(foreground), 0, 255).astype(np.uint8)
+    refined = as_refined(matte)
+    out = image.copy()
+    spill = None
+    for ys, xs in refined.tiles.mixed_runs():
+        if spill is None:
+            spill = spill_background(image, refined, working=working)
+        alpha = refined.alpha8[ys, xs].astype(np.float32)[..., None] * np.float32(1 / 255)
+        old = sample(*spill, ys, xs) if spill is not None else image[ys, xs]
+        foreground = decontaminated_foreground(image[ys, xs], alpha, old)
+        out[ys, xs] = foreground + np.float32(0.5)
+    return out
 
 
 def fit_background(background: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -139,27 +170,34 @@ def fit_background(background: np.ndarray, height: int, width: int) -> np.ndarra
     return np.ascontiguousarray(resized[top:top + height, left:left + width])
 
 
-def replace_composite(image: np.ndarray, matte: np.ndarray, new_background: np.ndarray
-                      ) -> np.ndarray:
+def replace_composite(image: np.ndarray, matte, new_background: np.ndarray,
+                      working: Shrunk | None = None) -> np.ndarray:
     """The subject over a new background, with the old background's colour spill removed."""
+    refined = as_refined(matte)
     height, width = image.shape[:2]
-    background = fit_background(new_background, height, width)
-    foreground = estimate_foreground(image, matte)
-    return blend(foreground, background, matte)
+    out = fit_background(new_background, height, width)
+    refined.tiles.copy_opaque(image, out)
+    return composite_edges(image, refined, out, spill_background(image, refined,
+                                                                 working=working))
 
 
-def cutout(image: np.ndarray, matte: np.ndarray, input_alpha: np.ndarray | None = None
-           ) -> np.ndarray:
+def cutout(image: np.ndarray, matte, input_alpha: np.ndarray | None = None,
+           working: Shrunk | None = None) -> np.ndarray:
     """RGBA cut-out: spill-free subject colours, the matte (times any input alpha) as alpha."""
-    alpha = matte if input_alpha is None else matte * (input_alpha.astype(np.float32) / 255.0)
-    foreground = estimate_foreground(image, matte)
-    alpha8 = matte_to_uint8(alpha)
+    refined = as_refined(matte)
+    alpha8 = refined.alpha8
+    if input_alpha is not None:
+        alpha8 = cv2.multiply(alpha8, input_alpha, scale=1.0 / 255.0)
+    foreground = estimate_foreground(image, refined, working)
     return np.dstack([foreground, alpha8])
 
 
-def matte_to_uint8(matte: np.ndarray) -> np.ndarray:
-    """8-bit alpha image of a float matte."""
-    return np.clip(np.rint(matte * 255.0), 0, 255).astype(np.uint8)
+def matte_to_uint8(matte) -> np.ndarray:
+    """8-bit alpha image of a matte (refined, float in [0, 1] or already uint8)."""
+    if isinstance(matte, RefinedMatte):
+        return matte.alpha8
+    matte = np.asarray(matte)
+    return matte if matte.dtype == np.uint8 else to_uint8(np.minimum(matte, 1.0))
 
 
 def label_image(image: np.ndarray, text: str) -> np.ndarray:

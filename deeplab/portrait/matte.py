@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from deeplab.portrait.resample import Shrunk, fit_size, shrink
+from deeplab.portrait.tiles import DEFAULT_TILE, EdgeTiles, LowResMap, sample
 
 
 @dataclass(frozen=True)
@@ -115,17 +116,14 @@ def guided_filter_gray(guide: np.ndarray, source: np.ndarray, radius: int, eps: 
     return _box(a, radius), _box(b, radius)
 
 
-def refine_matte_levels(image: np.ndarray, probability: np.ndarray,
-                        config: MatteConfig = MatteConfig(), working: Shrunk | None = None,
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """(full-resolution matte, matte at the working resolution), both float32 in [0, 1].
+def matte_coefficients(image: np.ndarray, probability: np.ndarray,
+                       config: MatteConfig = MatteConfig(), working: Shrunk | None = None,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Shrunk]:
+    """Everything at the working resolution: (a, b, low-res matte, working image).
 
-    ``image`` is the uint8 RGB photo at full resolution, ``probability`` the soft subject
-    probability at the working resolution; ``working`` is the downscaled photo the network saw
-    (computed here when not given). The coefficients of the last pass are computed at the working
-    resolution and applied to the full-resolution gray image (fast guided filter).
+    The full-resolution matte is ``clip(a * gray + b, 0, 1)`` with ``a``, ``b`` upsampled
+    bilinearly (``working.expand``) and ``gray`` the photo's luma in [0, 1].
     """
-    height, width = image.shape[:2]
     prob = probability.astype(np.float32, copy=False)
     low_h, low_w = prob.shape[:2]
     if low_h > config.low_res_side or low_w > config.low_res_side:
@@ -151,22 +149,96 @@ def refine_matte_levels(image: np.ndarray, probability: np.ndarray,
         mean_a = mean_a * stretch
         mean_b = (mean_b - np.float32(config.snap)) * stretch
     low_matte = np.clip(mean_a * gray_small + mean_b, 0.0, 1.0)
-    if (low_h, low_w) == (height, width):
-        return low_matte, low_matte
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    a_full = working.expand(mean_a)
-    b_full = working.expand(mean_b)
-    matte = cv2.multiply(a_full, gray, dtype=cv2.CV_32F, scale=1.0 / 255.0)
-    cv2.add(matte, b_full, dst=matte)
-    np.clip(matte, 0.0, 1.0, out=matte)
-    return matte, low_matte
+    return mean_a, mean_b, low_matte, working
+
+
+class RefinedMatte:
+    """A full-resolution matte kept as uint8, plus the tiles where it is neither 0 nor 1.
+
+    ``alpha8``: uint8 ``[H, W]`` (255 = subject); ``tiles``: ``EdgeTiles`` (runs of opaque and
+    of mixed tiles: the compositing copies the former and blends only the latter); ``low``:
+    float32 matte at the working resolution (None for a given matte).
+    """
+
+    def __init__(self, alpha8: np.ndarray, tiles: EdgeTiles, low: np.ndarray | None = None):
+        self.alpha8 = alpha8
+        self.tiles = tiles
+        self.low = low
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.alpha8.shape
+
+    def as_float(self) -> np.ndarray:
+        """float32 ``[H, W]`` in [0, 1] (a full-resolution copy: for callers that need one)."""
+        return self.alpha8.astype(np.float32) * np.float32(1.0 / 255.0)
+
+    @classmethod
+    def from_array(cls, matte: np.ndarray, tile: int = DEFAULT_TILE) -> "RefinedMatte":
+        """Wrap a given full-resolution matte (float in [0, 1] or uint8)."""
+        if isinstance(matte, RefinedMatte):
+            return matte
+        matte = np.asarray(matte)
+        if matte.ndim != 2:
+            raise ValueError(f"a matte must be [H, W], got {matte.shape}")
+        alpha8 = matte if matte.dtype == np.uint8 else to_uint8(matte)
+        return cls(alpha8, EdgeTiles.from_matte(alpha8, tile))
+
+
+def to_uint8(values: np.ndarray) -> np.ndarray:
+    """float in [0, 1] -> uint8 0..255, rounded (OpenCV saturates)."""
+    values = np.maximum(np.asarray(values, np.float32), np.float32(0.0))
+    out = np.empty(values.shape, np.uint8)
+    cv2.convertScaleAbs(values, out, alpha=255.0, beta=0.0)  # x * 255 rounded, saturated
+    return out
+
+
+def refine(image: np.ndarray, probability: np.ndarray, config: MatteConfig = MatteConfig(),
+           working: Shrunk | None = None, tile: int = DEFAULT_TILE) -> RefinedMatte:
+    """Full-resolution matte from a working-resolution subject probability.
+
+    The coefficients of the last guided-filter pass are computed at the working resolution and
+    applied to the full-resolution luma (fast guided filter) -- but only on the tiles where the
+    result can be neither 0 nor 1 (bounded from the coefficients), so a 12-megapixel photo costs
+    its outline, not its area.
+    """
+    height, width = image.shape[:2]
+    mean_a, mean_b, low_matte, working = matte_coefficients(image, probability, config, working)
+    if low_matte.shape == (height, width):
+        refined = RefinedMatte.from_array(low_matte, tile)
+        refined.low = low_matte
+        return refined
+    geometry = LowResMap(low_matte.shape, working.covered_hw, (height, width))
+    lower = mean_b + np.minimum(mean_a, 0.0)  # gray is in [0, 1]
+    upper = mean_b + np.maximum(mean_a, 0.0)
+    tiles = EdgeTiles.from_bounds(lower, upper, geometry, tile)
+    alpha8 = np.zeros((height, width), np.uint8)
+    tiles.fill_opaque(alpha8, 255)
+    coefficients = np.dstack([mean_a, mean_b])
+    for ys, xs in list(tiles.mixed_runs()):
+        gray = cv2.cvtColor(image[ys, xs], cv2.COLOR_RGB2GRAY)
+        a_b = sample(coefficients, geometry, ys, xs)
+        alpha = cv2.multiply(a_b[..., 0], gray, dtype=cv2.CV_32F, scale=1.0 / 255.0)
+        alpha += a_b[..., 1]
+        run = cv2.convertScaleAbs(np.maximum(alpha, np.float32(0.0), out=alpha), alpha=255.0)
+        alpha8[ys, xs] = run
+        tiles.settle(ys, xs, run)  # the bounds were conservative: drop tiles that came out 0/255
+    return RefinedMatte(alpha8, tiles, low_matte)
+
+
+def refine_matte_levels(image: np.ndarray, probability: np.ndarray,
+                        config: MatteConfig = MatteConfig(), working: Shrunk | None = None,
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """(full-resolution float32 matte, float32 matte at the working resolution)."""
+    refined = refine(image, probability, config, working)
+    return refined.as_float(), refined.low
 
 
 def refine_matte(image: np.ndarray, probability: np.ndarray,
                  config: MatteConfig = MatteConfig(), working: Shrunk | None = None,
                  ) -> np.ndarray:
     """Full-resolution float32 matte in [0, 1] from a working-resolution subject probability."""
-    return refine_matte_levels(image, probability, config, working)[0]
+    return refine(image, probability, config, working).as_float()
 
 
 def upsample_probability(probability: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -5,7 +5,8 @@ the network's stride) at the resolution of the image it was given, plus the clas
 caller hands in the photo already downscaled to the working size (~513 px for photos, smaller for
 video), so the probabilities stay small; the matte is then refined against the full photo.
 
-Adapters: the project's ``deeplab.inference.Segmenter`` (any weights source the project knows),
+Adapters: a LiteRT network (default: fast start, no TensorFlow; ``deeplab.portrait.litert``),
+the project's ``deeplab.inference.Segmenter`` (any weights source the project knows),
 an exported SavedModel folder (``serving_default`` signature), and a bare official
 ``frozen_inference_graph.pb`` run through ``tf.compat.v1`` (used when the native model is not
 available, and by the benchmark to run the original graph).
@@ -184,22 +185,37 @@ class FrozenGraphModel:
         return softmax(self.logits(images))
 
 
-def load_probability_model(source: str | Path = DEFAULT_WEIGHTS) -> ProbabilityModel:
+BACKENDS = ("litert", "tensorflow")
+
+
+def load_probability_model(source: str | Path = DEFAULT_WEIGHTS, *, backend: str = "litert",
+                           input_size: int = 513, precision: str = "float32",
+                           use_cache: bool = True, log=None) -> ProbabilityModel:
     """A model for portrait mode from any weights source.
 
-    A folder holding ``saved_model.pb`` is an exported SavedModel; anything else goes through the
-    project's ``Segmenter.from_source`` (registry names, release archives, checkpoints, ``.pb``,
-    ``.keras``). Until that exists, a bare ``.pb`` frozen graph is run with ``tf.compat.v1``.
+    ``backend="litert"`` (default): ``.tflite`` files directly, any other source converted once
+    to a TFLite network fed ``input_size`` px and cached (see ``deeplab.portrait.litert``), so
+    later runs never import TensorFlow. Exported SavedModel folders (``saved_model.pb``) always
+    run with TensorFlow. ``backend="tensorflow"``: the project's Keras ``Segmenter`` (registry
+    names, release archives, checkpoints, ``.pb``, ``.keras``); a bare frozen graph is run with
+    ``tf.compat.v1`` when ``deeplab.inference`` is not available.
     """
-    path = Path(str(source))
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    path = Path(str(source)).expanduser()
     if path.is_dir() and (path / "saved_model.pb").is_file():
         return SavedModelModel(path)
+    if backend == "litert" or path.suffix == ".tflite":
+        from deeplab.portrait.litert import load_litert_model
+
+        return load_litert_model(source, crop_size=input_size, precision=precision,
+                                 use_cache=use_cache, log=log)
     try:
         from deeplab.inference import Segmenter
     except ImportError:
         Segmenter = None
     if Segmenter is not None:
-        return SegmenterModel(Segmenter.from_source(str(source)))
+        return SegmenterModel(Segmenter.from_source(str(source), crop_size=input_size))
     if path.suffix == ".pb" and path.is_file():
         return FrozenGraphModel(path)
     if path.is_dir() and (path / "frozen_inference_graph.pb").is_file():

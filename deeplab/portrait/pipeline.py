@@ -53,6 +53,9 @@ class PortraitOptions:
     input_size: int = PHOTO_INPUT_SIZE
     video_input_size: int = VIDEO_INPUT_SIZE
     jpeg_quality: int = 95
+    backend: str = "litert"
+    precision: str = "float32"
+    use_cache: bool = True
     matte_config: MatteConfig = field(default_factory=MatteConfig)
 
     def bokeh(self) -> BokehConfig:
@@ -143,6 +146,28 @@ def output_suffix(mode: str, input_path: Path, is_video: bool) -> str:
     return suffix if suffix in JPEG_EXTENSIONS else ".png"
 
 
+class _NoProgress:
+    """Stands in for a tqdm bar when progress is off (tqdm's import costs a CLI start ~0.1 s)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+
+def progress_bar(enabled: bool, **options):
+    """A tqdm progress bar, or a no-op one when ``enabled`` is False."""
+    if not enabled:
+        return _NoProgress()
+    from tqdm import tqdm
+
+    return tqdm(**options)
+
+
 class PortraitRunner:
     """Runs portrait mode over many inputs with one model; ``run`` returns a ``Summary``."""
 
@@ -165,8 +190,17 @@ class PortraitRunner:
     @property
     def model(self) -> ProbabilityModel:
         if self._model is None:
-            self._model = load_probability_model(self.options.weights)
+            self._model = load_probability_model(
+                self.options.weights, backend=self.options.backend,
+                input_size=self.options.input_size, precision=self.options.precision,
+                use_cache=self.options.use_cache, log=self.log)
         return self._model
+
+    def photo_input_size(self) -> int:
+        """The longer side fed to the network: a fixed-size network (a ``.tflite``) decides."""
+        if not self._need_model:
+            return self.options.input_size
+        return int(getattr(self.model, "crop_size", None) or self.options.input_size)
 
     def config(self, need_model: bool) -> RenderConfig:
         if self._config is None:
@@ -206,10 +240,7 @@ class PortraitRunner:
         self._targets: set[Path] = set()
         photos = [item for item in items if not item.is_video]
         videos = [item for item in items if item.is_video]
-        from tqdm import tqdm
-
-        with tqdm(total=len(items), unit="file", disable=not self.progress,
-                  desc="portrait") as bar:
+        with progress_bar(self.progress, total=len(items), unit="file", desc="portrait") as bar:
             for start in range(0, len(photos), self.options.batch_size):
                 self._run_photo_batch(photos[start:start + self.options.batch_size], summary)
                 bar.update(len(photos[start:start + self.options.batch_size]))
@@ -242,6 +273,13 @@ class PortraitRunner:
 
     def _run_photo_batch(self, batch: list[InputItem], summary: Summary) -> None:
         loaded = []
+        try:
+            input_size = self.photo_input_size()
+        except ITEM_ERRORS as error:  # the model cannot be loaded
+            for item in batch:
+                if self._destination(item, summary) is not None:
+                    self._fail(summary, item.path, error)
+            return
         for item in batch:
             target = self._destination(item, summary)
             if target is None:
@@ -251,7 +289,7 @@ class PortraitRunner:
                 matte_path = self._matte_path(item, self._single)
                 matte = None if matte_path is None else read_matte(
                     matte_path, (photo.height, photo.width))
-                working = working_image(photo.rgb, self.options.input_size)
+                working = working_image(photo.rgb, input_size)
                 loaded.append((item, target, photo, matte, working))
             except ITEM_ERRORS as error:
                 self._fail(summary, item.path, error)
@@ -288,9 +326,7 @@ class PortraitRunner:
                 summary.written.append(target)
                 if self.options.save_matte:
                     matte_target = target.with_name(f"{target.stem}_matte.png")
-                    from deeplab.portrait.composite import matte_to_uint8
-
-                    write_image(matte_target, matte_to_uint8(rendered.matte))
+                    write_image(matte_target, rendered.matte8)
                     summary.written.append(matte_target)
             except ITEM_ERRORS as error:
                 self._fail(summary, item.path, error)
@@ -310,15 +346,14 @@ class PortraitRunner:
             resize = getattr(model, "for_input_size", None)
             if resize is not None:
                 model = resize(self.options.video_input_size)
-            from tqdm import tqdm
-
+            input_size = int(getattr(model, "crop_size", None) or self.options.video_input_size)
             from deeplab.portrait.video import video_info
 
             total = video_info(item.path).frame_count or None
-            with tqdm(total=total, unit="frame", disable=not self.progress, leave=False,
-                      desc=item.path.name) as bar:
+            with progress_bar(self.progress, total=total, unit="frame", leave=False,
+                              desc=item.path.name) as bar:
                 process_video(item.path, target, model, config,
-                              input_size=self.options.video_input_size,
+                              input_size=input_size,
                               batch_size=self.options.batch_size, on_frames=bar.update)
             summary.written.append(target)
         except ITEM_ERRORS as error:

@@ -13,7 +13,7 @@ import numpy as np
 
 from deeplab.portrait import composite, tutorial
 from deeplab.portrait.bokeh import BokehConfig
-from deeplab.portrait.matte import MatteConfig, refine_matte_levels, subject_probability
+from deeplab.portrait.matte import MatteConfig, RefinedMatte, refine, subject_probability
 from deeplab.portrait.resample import Shrunk, shrink_to_longer_side
 
 PHOTO_INPUT_SIZE = 513  # longer side fed to the network, as the original demo does
@@ -50,15 +50,25 @@ class Rendered:
     """The output image and the full-resolution matte it was made with."""
 
     image: np.ndarray
-    matte: np.ndarray
+    refined: RefinedMatte
+
+    @property
+    def matte8(self) -> np.ndarray:
+        """uint8 ``[H, W]`` matte (255 = subject), as ``--save-matte`` writes it."""
+        return self.refined.alpha8
+
+    @property
+    def matte(self) -> np.ndarray:
+        """float32 ``[H, W]`` matte in [0, 1] (a full-resolution conversion, made on request)."""
+        return self.refined.as_float()
 
 
 def matte_from_probabilities(image: np.ndarray, probabilities: np.ndarray,
                              config: RenderConfig, working: Shrunk | None = None,
-                             ) -> tuple[np.ndarray, np.ndarray]:
-    """(full-resolution matte, working-resolution matte) from working-resolution probabilities."""
+                             ) -> RefinedMatte:
+    """The refined full-resolution matte from working-resolution probabilities."""
     probability = subject_probability(probabilities, config.subject_classes)
-    return refine_matte_levels(image, probability, config.matte, working)
+    return refine(image, probability, config.matte, working)
 
 
 def render(image: np.ndarray, config: RenderConfig, probabilities: np.ndarray | None = None,
@@ -66,22 +76,26 @@ def render(image: np.ndarray, config: RenderConfig, probabilities: np.ndarray | 
            working: Shrunk | None = None, working_matte: np.ndarray | None = None) -> Rendered:
     """Render ``config.mode`` for a uint8 RGB photo.
 
-    Give ``probabilities`` (working resolution, [h, w, C]) or a full-resolution ``matte``; with
-    both, the matte wins and the probabilities only feed the overlay/compare views. ``working``
-    is the downscaled photo the network saw (saves work on large photos).
+    Give ``probabilities`` (working resolution, [h, w, C]) or a ``matte`` (a ``RefinedMatte``,
+    or a full-resolution float [0, 1] / uint8 array); with both, the matte wins and the
+    probabilities only feed the overlay/compare views. ``working`` is the downscaled photo the
+    network saw (saves work on large photos).
     """
     if matte is None:
         if probabilities is None:
             raise ValueError("render needs class probabilities or a matte")
-        matte, working_matte = matte_from_probabilities(image, probabilities, config, working)
+        matte = matte_from_probabilities(image, probabilities, config, working)
+    matte = composite.as_refined(matte)
+    if matte.shape != image.shape[:2]:
+        raise ValueError(f"matte {matte.shape} does not match the image {image.shape[:2]}")
     height, width = image.shape[:2]
     mode = config.mode
     if mode == "blur":
         output = composite.blur_composite(image, matte, config.bokeh, working, working_matte)
     elif mode == "replace":
-        output = composite.replace_composite(image, matte, config.background)
+        output = composite.replace_composite(image, matte, config.background, working)
     elif mode == "cutout":
-        output = composite.cutout(image, matte, input_alpha)
+        output = composite.cutout(image, matte, input_alpha, working)
     elif mode == "matte":
         output = composite.matte_to_uint8(matte)
     elif mode == "overlay":
@@ -92,18 +106,18 @@ def render(image: np.ndarray, config: RenderConfig, probabilities: np.ndarray | 
             mask = tutorial.tutorial_mask_from_probabilities(probabilities,
                                                              config.subject_classes, height, width)
         else:
-            mask = tutorial.tutorial_mask_from_matte(matte)
+            mask = matte.alpha8 >= 128
         radius = config.bokeh.radius_for(height, width)
         baseline = tutorial.tutorial_blur(image, mask, tutorial.tutorial_kernel_size(radius))
         ours = composite.blur_composite(image, matte, config.bokeh, working, working_matte)
         output = composite.side_by_side(baseline, ours)
     else:  # guarded by RenderConfig
         raise ValueError(mode)
-    return Rendered(image=output, matte=matte)
+    return Rendered(image=output, refined=matte)
 
 
-def _labels(probabilities: np.ndarray | None, matte: np.ndarray, config: RenderConfig,
+def _labels(probabilities: np.ndarray | None, matte: RefinedMatte, config: RenderConfig,
             height: int, width: int) -> np.ndarray:
     if probabilities is not None:
         return tutorial.tutorial_labels_full(probabilities, height, width)
-    return np.where(matte >= 0.5, config.subject_classes[0], 0).astype(np.uint8)
+    return np.where(matte.alpha8 >= 128, config.subject_classes[0], 0).astype(np.uint8)
