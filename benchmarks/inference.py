@@ -33,11 +33,13 @@ import tensorflow as tf  # noqa: E402
 from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
     convert_variables_to_constants_v2)
 
+from deeplab.atomic import write_text_atomic  # noqa: E402
 from deeplab.export.optimize import fold_batch_norm  # noqa: E402
 from deeplab.export.original_graph import OriginalGraph  # noqa: E402
 from deeplab.export.saved_model import InferenceOptions, write_saved_model  # noqa: E402
 from deeplab.export.tflite import TFLiteSegmenter, convert  # noqa: E402
-from deeplab.export.verify import folder_images, read_rgb  # noqa: E402
+from deeplab.export.verify import folder_images  # noqa: E402
+from deeplab.image_files import read_rgb  # noqa: E402
 from deeplab.inference import IMAGE_SPEC, segment  # noqa: E402
 from deeplab.weights import resolve_model  # noqa: E402
 
@@ -67,6 +69,7 @@ class Row:
 
 
 def rss_mb(field: str) -> float:
+    """A memory field of this process from /proc/self/status (``VmRSS``, ``VmHWM``) in MB."""
     for line in open("/proc/self/status"):
         if line.startswith(field):
             return int(line.split()[1]) / 1024
@@ -110,6 +113,7 @@ def measure(run, repeats: int, baseline=None):
 
 
 def matmul_gflops(dtype=tf.float32, n: int = 2048, repeats: int = 5) -> float:
+    """The machine's measured square-matmul throughput in ``dtype`` (GFLOP/s)."""
     a = tf.random.uniform((n, n), dtype=tf.float32)
     a = tf.cast(a, dtype)
     tf.linalg.matmul(a, a).numpy()
@@ -254,12 +258,9 @@ def main(argv=None) -> int:
         rows.extend(config_rows)
     table = render(rows, flops, gflops, image.shape, args.repeats)
     print(table)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_name(f".{output.name}.tmp")
-    temporary.write_text(table)
-    os.replace(temporary, output)
-    print(f"wrote {output}")
+    for *_, graph in cache.values():
+        graph.close()
+    print(f"wrote {write_text_atomic(args.output, table)}")
     return 0
 
 

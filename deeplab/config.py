@@ -9,6 +9,7 @@ model so a SavedModel knows its own class names.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +29,16 @@ PERSON_CLASSES = ("background", "person")
 
 
 def default_atrous_rates(output_stride: int) -> tuple[int, ...]:
-    """ASPP rates of the Xception-65 releases: 6/12/18 at stride 16, doubled at stride 8."""
-    return (6, 12, 18) if output_stride == 16 else (12, 24, 36)
+    """ASPP rates of the Xception-65 releases: 6/12/18 at stride 16, scaled with the stride
+    (12/24/36 at 8)."""
+    return scale_atrous_rates((6, 12, 18), 16, output_stride)
+
+
+def scale_atrous_rates(rates: tuple[int, ...], from_stride: int, to_stride: int
+                       ) -> tuple[int, ...]:
+    """ASPP rates for another output stride: the same receptive field in input pixels
+    (6/12/18 at stride 16 are 12/24/36 at stride 8)."""
+    return tuple(max(1, int(round(rate * from_stride / to_stride))) for rate in rates)
 
 
 def default_class_names(num_classes: int) -> tuple[str, ...]:
@@ -38,6 +47,15 @@ def default_class_names(num_classes: int) -> tuple[str, ...]:
     if num_classes in known:
         return known[num_classes]
     return tuple(f"class_{i}" for i in range(num_classes))
+
+
+def _check_keys(cls, data: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming the keys of ``data`` that are not fields of ``cls``."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"unknown model config keys: {sorted(unknown)}; expected some of "
+                         f"{sorted(known)}")
 
 
 @dataclass(frozen=True)
@@ -69,7 +87,14 @@ class ModelConfig:
         if self.num_classes < 1:
             raise ValueError(f"num_classes must be positive, got {self.num_classes}")
         if self.decoder_output_stride not in (None, 4):
-            raise ValueError("decoder_output_stride must be None or 4")
+            raise ValueError(f"decoder_output_stride must be None or 4, got "
+                             f"{self.decoder_output_stride}")
+        if self.depth_multiplier <= 0:
+            raise ValueError(f"depth_multiplier must be positive, got {self.depth_multiplier}")
+        if self.crop_size < 1:
+            raise ValueError(f"crop_size must be positive, got {self.crop_size}")
+        if any(int(rate) < 1 for rate in self.atrous_rates):
+            raise ValueError(f"atrous_rates must be positive, got {self.atrous_rates}")
         object.__setattr__(self, "atrous_rates", tuple(int(r) for r in self.atrous_rates))
         names = tuple(self.class_names) or default_class_names(self.num_classes)
         if len(names) != self.num_classes:
@@ -79,11 +104,21 @@ class ModelConfig:
 
     def replace(self, **changes: Any) -> "ModelConfig":
         """A copy with some fields changed (class names reset when the class count changes)."""
+        _check_keys(type(self), changes)
         if "num_classes" in changes and "class_names" not in changes:
             changes["class_names"] = ()
         return dataclasses.replace(self, **changes)
 
+    def at_output_stride(self, output_stride: int) -> "ModelConfig":
+        """The same network run at another output stride, ASPP rates rescaled to match (the
+        weights do not depend on the stride)."""
+        if output_stride == self.output_stride:
+            return self
+        rates = scale_atrous_rates(self.atrous_rates, self.output_stride, output_stride)
+        return self.replace(output_stride=output_stride, atrous_rates=rates)
+
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/YAML-ready values (tuples as lists)."""
         data = dataclasses.asdict(self)
         data["atrous_rates"] = list(self.atrous_rates)
         data["class_names"] = list(self.class_names)
@@ -91,15 +126,25 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
+        _check_keys(cls, data)
         data = dict(data)
         for key in ("atrous_rates", "class_names"):
             if key in data and data[key] is not None:
                 data[key] = tuple(data[key])
         return cls(**data)
+
+    def to_json(self) -> str:
+        """The config as indented JSON (stored beside models: ``.keras`` files, run folders)."""
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "ModelConfig":
+        """Inverse of :meth:`to_json`."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"a model config must be a JSON object, got {type(data).__name__}")
+        return cls.from_dict(data)
 
 
 def mobilenet_v2_pascal(depth_multiplier: float = 1.0, output_stride: int = 8) -> ModelConfig:

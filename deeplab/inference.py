@@ -33,18 +33,32 @@ def logits_at_working_size(model: keras.Model, images: tf.Tensor, crop_size: int
     return logits[:, :shape[1], :shape[2], :]
 
 
+def resize_from_working_size(values: tf.Tensor, size) -> tf.Tensor:
+    """Per-pixel maps ``[B, h, w, C]`` at the working size -> ``size`` (the photo's own).
+
+    Not part of the original graph (it returns results at the working size). Half-pixel-centre
+    bilinear, the same pixel geometry as the resize that made the working-size image from the
+    photo (align corners would misplace the map by up to half a working-size pixel towards the
+    borders). Unchanged when the sizes already match.
+    """
+    size = tf.cast(size, tf.int32)
+    return tf.cond(tf.reduce_all(tf.shape(values)[1:3] == size), lambda: values,
+                   lambda: tf.image.resize(values, size, method="bilinear"))
+
+
 def segment(model: keras.Model, images: tf.Tensor, crop_size: int):
-    """(labels int32 ``[B, H, W]``, probabilities float32 ``[B, H, W, C]``) at the input's size."""
+    """(labels int32 ``[B, H, W]``, probabilities float32 ``[B, H, W, C]``) at the input's size:
+    the original graph up to the working size, then :func:`resize_from_working_size`."""
     logits = logits_at_working_size(model, images, crop_size)
-    size = tf.shape(images)[1:3]
-    logits = tf.cond(tf.reduce_all(tf.shape(logits)[1:3] == size), lambda: logits,
-                     lambda: tf.image.resize(logits, size, method="bilinear"))
+    logits = resize_from_working_size(logits, tf.shape(images)[1:3])
     labels = tf.argmax(logits, axis=-1, output_type=tf.int32)
     return labels, tf.nn.softmax(logits, axis=-1)
 
 
 @dataclass(frozen=True)
 class Prediction:
+    """Per-pixel results at the caller's resolution (no batch axis for a single image)."""
+
     labels: np.ndarray          # int32 [B, H, W] class ids
     probabilities: np.ndarray   # float32 [B, H, W, C]
 
@@ -71,6 +85,7 @@ class Segmenter:
 
     @property
     def class_names(self) -> tuple[str, ...]:
+        """Label of each class id."""
         return self.config.class_names
 
     def predict(self, images) -> Prediction:

@@ -93,8 +93,7 @@ def conv_bn(x, filters: int, kernel_size: int, name: str, *, strides: int = 1,
     """Conv2D (no bias) -> BatchNorm -> optional ReLU/ReLU6, named after the original scope."""
     x = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
                             dilation_rate=dilation_rate, use_bias=False, name=name)(x)
-    x = BatchNorm(epsilon=epsilon, momentum=BN_MOMENTUM,
-                                        name=f"{name}.BatchNorm")(x)
+    x = BatchNorm(epsilon=epsilon, momentum=BN_MOMENTUM, name=f"{name}.BatchNorm")(x)
     return activate(x, activation, name)
 
 
@@ -103,8 +102,7 @@ def depthwise_bn(x, name: str, *, strides: int = 1, dilation_rate: int = 1, padd
     """3x3 DepthwiseConv2D (no bias) -> BatchNorm -> optional activation."""
     x = keras.layers.DepthwiseConv2D(3, strides=strides, padding=padding,
                                      dilation_rate=dilation_rate, use_bias=False, name=name)(x)
-    x = BatchNorm(epsilon=epsilon, momentum=BN_MOMENTUM,
-                                        name=f"{name}.BatchNorm")(x)
+    x = BatchNorm(epsilon=epsilon, momentum=BN_MOMENTUM, name=f"{name}.BatchNorm")(x)
     return activate(x, activation, name)
 
 

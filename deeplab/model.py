@@ -8,9 +8,7 @@ training (loss on upsampled logits) and inference.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from deeplab.atomic import atomic_path
 from deeplab.backbones import mobilenet_v2, xception_65
 from deeplab.config import ModelConfig
 from deeplab.layers import aspp, decoder
@@ -42,7 +41,7 @@ def build_deeplab(config: ModelConfig, *, name: str = "deeplab") -> keras.Model:
     images = keras.Input(shape=(None, None, 3), name="image", dtype="float32")
     if config.backbone == "mobilenet_v2":
         features, low_level = mobilenet_v2(images, depth_multiplier=config.depth_multiplier,
-                                output_stride=config.output_stride)
+                                           output_stride=config.output_stride)
     else:
         features, low_level = xception_65(images, output_stride=config.output_stride)
     x = aspp(features, atrous_rates=config.atrous_rates,
@@ -100,6 +99,18 @@ def original_weights(model: keras.Model) -> dict[str, np.ndarray]:
     return {name: np.asarray(v.numpy()) for name, v in original_variable_map(model).items()}
 
 
+def rebuild_at_output_stride(model: keras.Model, config: ModelConfig, output_stride: int | None
+                             ) -> tuple[keras.Model, ModelConfig]:
+    """``model`` rebuilt to run at ``output_stride`` with the same weights and rescaled ASPP rates
+    (returned unchanged when the stride is None or already ``config``'s)."""
+    if output_stride is None or output_stride == config.output_stride:
+        return model, config
+    config = config.at_output_stride(output_stride)
+    rebuilt = build_deeplab(config, name=model.name)
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt, config
+
+
 def save_model(model: keras.Model, config: ModelConfig, path: str | os.PathLike) -> Path:
     """Write a ``.keras`` file that also carries the typed config (class names included).
 
@@ -109,27 +120,24 @@ def save_model(model: keras.Model, config: ModelConfig, path: str | os.PathLike)
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"a Keras model file must end in .keras, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(suffix=".keras", dir=path.parent, prefix=f".{path.stem}.")
-    os.close(fd)
-    try:
-        model.save(tmp_name)
-        with zipfile.ZipFile(tmp_name, "a") as archive:
-            archive.writestr(_CONFIG_MEMBER, json.dumps(config.to_dict(), indent=2))
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    with atomic_path(path) as temporary:
+        model.save(temporary)
+        with zipfile.ZipFile(temporary, "a") as archive:
+            archive.writestr(_CONFIG_MEMBER, config.to_json())
     return path
 
 
 def load_model(path: str | os.PathLike) -> tuple[keras.Model, ModelConfig]:
     """Read a ``.keras`` file written by :func:`save_model` (safe mode, no custom objects)."""
     path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if _CONFIG_MEMBER not in archive.namelist():
+                raise ValueError(f"{path} is a Keras file but not a deeplab model "
+                                 f"(no {_CONFIG_MEMBER}); save it with deeplab.model.save_model")
+            config = ModelConfig.from_json(archive.read(_CONFIG_MEMBER))
+    except zipfile.BadZipFile as error:
+        raise ValueError(f"{path}: not a .keras file (expected a zip archive as "
+                         f"deeplab.model.save_model writes)") from error
     model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    with zipfile.ZipFile(path) as archive:
-        if _CONFIG_MEMBER not in archive.namelist():
-            raise ValueError(f"{path} is a Keras file but not a deeplab model "
-                             f"(no {_CONFIG_MEMBER}); save it with deeplab.model.save_model")
-        config = ModelConfig.from_dict(json.loads(archive.read(_CONFIG_MEMBER)))
     return model, config

@@ -31,6 +31,7 @@ def resize_to_crop(images: tf.Tensor, crop_size: int = CROP_SIZE) -> tf.Tensor:
     Downscaling uses an antialiased bilinear filter (like the demo's PIL resize); the result is
     rounded back to uint8 so the network sees what the original graph would be fed.
     """
+    images = tf.convert_to_tensor(images)
     shape = tf.shape(images)
     height, width = shape[1], shape[2]
     new_height, new_width = resized_size(height, width, crop_size)
@@ -43,6 +44,12 @@ def resize_to_crop(images: tf.Tensor, crop_size: int = CROP_SIZE) -> tf.Tensor:
     return tf.cond(tf.maximum(height, width) == crop_size, lambda: images, resize)
 
 
+def to_model_range(images: tf.Tensor) -> tf.Tensor:
+    """Pixel values [0, 255] -> float32 [-1, 1] as the graph computes it (``x * SCALE - 1``; the
+    pad value 127.5 becomes exactly 0.0). Training and evaluation inputs use it too."""
+    return tf.cast(images, tf.float32) * SCALE - 1.0
+
+
 def pad_and_normalize(images: tf.Tensor, crop_size: int = CROP_SIZE) -> tf.Tensor:
     """uint8/float ``[B, h, w, 3]`` -> float32 ``[B, max(h, crop), max(w, crop), 3]`` in [-1, 1]."""
     images = tf.cast(images, tf.float32)
@@ -51,7 +58,7 @@ def pad_and_normalize(images: tf.Tensor, crop_size: int = CROP_SIZE) -> tf.Tenso
     pad_width = tf.maximum(crop_size - shape[2], 0)
     centred = images - PAD_VALUE
     padded = tf.pad(centred, [[0, 0], [0, pad_height], [0, pad_width], [0, 0]]) + PAD_VALUE
-    return padded * SCALE - 1.0
+    return to_model_range(padded)
 
 
 def to_batch(images) -> tuple[tf.Tensor, bool]:

@@ -101,3 +101,22 @@ def test_train_batches_have_crop_shape_and_model_range(tmp_path):
     assert set(np.unique(labels)) <= {0, 1, 255}
     val = list(eval_dataset(config).as_numpy_iterator())
     assert len(val) == 1 and val[0]["image"].dtype == np.uint8
+
+
+def test_colour_and_16_bit_masks_are_refused_not_misread(tmp_path):
+    from deeplab.image_files import read_mask
+
+    root = write_folder_dataset(tmp_path / "ds", count=2, binary=False)
+    colour = root / "masks" / "img00.png"
+    cv2.imwrite(str(colour), np.dstack([cv2.imread(str(colour), cv2.IMREAD_UNCHANGED)] * 3))
+    with pytest.raises(ValueError, match="3 channels"):
+        read_mask(colour)
+    with pytest.raises(ValueError, match="single-channel"):
+        detect_mask_encoding([colour])
+    config = DataConfig(root=str(root), val_fraction=0.0, mask_encoding="class_ids")
+    with pytest.raises(Exception, match="single-channel"):  # the tf.data path refuses it too
+        list(source_dataset(config, "train").as_numpy_iterator())
+    deep = tmp_path / "deep.png"
+    cv2.imwrite(str(deep), np.full((4, 4), 300, np.uint16))
+    with pytest.raises(ValueError, match="8-bit"):
+        read_mask(deep)

@@ -37,9 +37,11 @@ def test_folder_builder_builds_offline_and_reads_back(tmp_path):
 def test_coco_panoptic_adapter_with_mock_data(tmp_path):
     with tfds.testing.mock_data(num_examples=2, policy=tfds.testing.MockPolicy.USE_CODE):
         config = DataConfig(kind="tfds", tfds_name="coco/2017_panoptic", train_split="train")
-        for example in source_dataset(config, "train").take(2).as_numpy_iterator():
-            assert example["label"].shape[:2] == example["image"].shape[:2]
-            assert set(np.unique(example["label"])) <= {0, 1, 255}
+        examples = list(source_dataset(config, "train").take(2).as_numpy_iterator())
+    assert len(examples) == 2
+    for example in examples:
+        assert example["label"].shape[:2] == example["image"].shape[:2]
+        assert set(np.unique(example["label"])) <= {0, 1, 255}
 
 
 def test_coco_panoptic_person_mask_is_exact():
@@ -60,9 +62,11 @@ def test_coco_panoptic_person_mask_is_exact():
 def test_scene_parse150_adapter_with_mock_data():
     with tfds.testing.mock_data(num_examples=2, policy=tfds.testing.MockPolicy.USE_CODE):
         config = DataConfig(kind="tfds", tfds_name="scene_parse150")
-        for example in source_dataset(config, "train").take(2).as_numpy_iterator():
-            assert example["label"].shape[:2] == example["image"].shape[:2]
-            assert set(np.unique(example["label"])) <= {0, 1}
+        examples = list(source_dataset(config, "train").take(2).as_numpy_iterator())
+    assert len(examples) == 2
+    for example in examples:
+        assert example["label"].shape[:2] == example["image"].shape[:2]
+        assert set(np.unique(example["label"])) <= {0, 1}
     annotation = np.zeros([2, 2, 3], np.uint8)
     annotation[0, 1, 0] = 4  # person category of the instance annotations
     annotation[1, 1, 0] = 13

@@ -3,24 +3,18 @@ with the original frozen graph run through tf.compat.v1 as the oracle."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import shared_path
 
-from deeplab.export.original_graph import OriginalGraph, class_iou
-from deeplab.export.verify import read_rgb, resize_longer_side
+from deeplab.export.original_graph import OriginalGraph
+from deeplab.image_files import read_mask, read_rgb
+from deeplab.preprocessing import resize_to_crop
+from deeplab.training.metrics import SegmentationMetrics
 
 PORTRAIT_GRAPH = ("models", "portrait_mnv2_dm05", "frozen_inference_graph.pb")
-
-
-def _mask_for(mask_path: Path, shape) -> np.ndarray:
-    mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
-    mask = cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
-    return mask > 127
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +22,13 @@ def person_dev():
     """(name, image resized so its longer side is 513, person mask, oracle labels) per photo."""
     graph_path = shared_path(*PORTRAIT_GRAPH)
     folder = shared_path("data", "person_dev")
-    oracle = OriginalGraph(graph_path)
     samples = []
-    for image_path in sorted((folder / "images").iterdir()):
-        image = resize_longer_side(read_rgb(image_path), 513)
-        mask = _mask_for(folder / "masks" / f"{image_path.stem}.png", image.shape)
-        samples.append((image_path.name, image, mask, oracle.run(image)))
-    oracle.close()
+    with OriginalGraph(graph_path) as oracle:
+        for image_path in sorted((folder / "images").iterdir()):
+            image = resize_to_crop(read_rgb(image_path)[np.newaxis], 513).numpy()[0]
+            mask = read_mask(folder / "masks" / f"{image_path.stem}.png")
+            mask = cv2.resize(mask, image.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 127
+            samples.append((image_path.name, image, mask, oracle.run(image)))
     return samples
 
 
@@ -43,34 +37,37 @@ def saved_model(tmp_path_factory):
     from deeplab.export import export
 
     output = tmp_path_factory.mktemp("portrait") / "saved_model"
-    export(shared_path(*PORTRAIT_GRAPH), output)
+    export(shared_path(*PORTRAIT_GRAPH), output, samples=1)  # parity: against the oracle below
     return tf.saved_model.load(str(output))
 
 
-def _score(predict, samples):
-    """(label agreement with the oracle, our person IoU, the oracle's person IoU)."""
+def _score(all_labels, samples):
+    """(label agreement with the oracle, our person IoU, the oracle's person IoU) of one label
+    map per sample, IoU pooled over all photos."""
     equal = total = 0
-    ours = np.zeros(2, np.int64)
-    theirs = np.zeros(2, np.int64)
-    for _name, image, mask, expected in samples:
-        labels = predict(image)
+    ours = SegmentationMetrics(2, ("background", "person"))
+    theirs = SegmentationMetrics(2, ("background", "person"))
+    for labels, (_name, _image, mask, expected) in zip(all_labels, samples, strict=True):
         assert labels.shape == expected.shape
         equal += np.count_nonzero(labels == expected)
         total += labels.size
-        ours += class_iou(labels, mask)
-        theirs += class_iou(expected, mask)
-    return equal / total, ours[0] / ours[1], theirs[0] / theirs[1]
+        ours.update(mask, labels)
+        theirs.update(mask, expected)
+    return equal / total, ours.class_iou("person"), theirs.class_iou("person")
 
 
-def test_saved_model_matches_original_graph(saved_model, person_dev):
+@pytest.fixture(scope="module")
+def saved_model_labels(saved_model, person_dev):
+    """The exported SavedModel's labels for every person_dev photo (shared by two tests)."""
     serve = saved_model.signatures["serving_default"]
+    return [serve(images=tf.constant(image[np.newaxis]))["labels"].numpy()[0]
+            for _name, image, _mask, _expected in person_dev]
+
+
+def test_saved_model_matches_original_graph(saved_model, saved_model_labels, person_dev):
     names = [n.decode() for n in saved_model.signatures["metadata"]()["class_names"].numpy()]
     assert names == ["background", "person"]
-
-    def predict(image):
-        return serve(images=tf.constant(image[np.newaxis]))["labels"].numpy()[0]
-
-    agreement, iou, oracle_iou = _score(predict, person_dev)
+    agreement, iou, oracle_iou = _score(saved_model_labels, person_dev)
     print(f"\nSavedModel vs original graph: {agreement:.4%} of pixels; person IoU ours "
           f"{iou:.4f}, original {oracle_iou:.4f} ({len(person_dev)} photos)")
     assert agreement >= 0.999
@@ -88,12 +85,11 @@ def test_tflite_agreement_and_person_iou(portrait_keras, person_dev, tmp_path_fa
     """Acceptance: float32 >= 99.9% equal to the original graph, int8 >= 98%, and the int8 person
     IoU within one point of the float model's."""
     from deeplab.export.tflite import TFLiteSegmenter, export_tflite
-    from deeplab.export.verify import folder_images
 
     model, config = portrait_keras
     folder = tmp_path_factory.mktemp("tflite")
     calibration_dir = shared_path("data", "person_dev", "images")
-    samples = folder_images(calibration_dir, 2)
+    samples = [(name, image) for name, image, _mask, _labels in person_dev[:2]]
     scores = {}
     for precision in ("float32", "int8"):
         output = folder / f"portrait_{precision}.tflite"
@@ -101,7 +97,8 @@ def test_tflite_agreement_and_person_iou(portrait_keras, person_dev, tmp_path_fa
                       calibration_dir=calibration_dir if precision == "int8" else None,
                       calibration_limit=20)
         segmenter = TFLiteSegmenter(output, num_threads=2)
-        scores[precision] = _score(segmenter.labels_at_working_size, person_dev)
+        labels = [segmenter.labels_at_working_size(image) for _, image, _, _ in person_dev]
+        scores[precision] = _score(labels, person_dev)
         print(f"\nTFLite {precision}: {scores[precision][0]:.4%} equal to the original graph; "
               f"person IoU {scores[precision][1]:.4f} (original {scores[precision][2]:.4f})")
     assert scores["float32"][0] >= 0.999
@@ -109,19 +106,19 @@ def test_tflite_agreement_and_person_iou(portrait_keras, person_dev, tmp_path_fa
     assert abs(scores["int8"][1] - scores["float32"][1]) <= 0.01
 
 
-def test_compat_archive_runs_like_the_demo(portrait_keras, saved_model, tmp_path_factory):
+def test_compat_archive_runs_like_the_demo(portrait_keras, saved_model_labels, person_dev,
+                                          tmp_path_factory):
     """Acceptance: the archive, loaded exactly as the classic demo's DeepLabModel class loads a
     release, gives the SavedModel's labels on >= 99.9% of pixels."""
     import os
     import tarfile
 
     from deeplab.export.compat import export_compat
-    from deeplab.export.verify import folder_images
 
     model, config = portrait_keras
     archive_path = tmp_path_factory.mktemp("compat") / "portrait_compat.tar.gz"
-    images = folder_images(shared_path("data", "person_dev", "images"))
-    export_compat(model, config, archive_path, images=images[:2])
+    export_compat(model, config, archive_path,
+                  images=[(name, image) for name, image, _, _ in person_dev[:2]])
 
     graph_def = None
     with tarfile.open(archive_path) as archive:  # the demo: first member named like the graph
@@ -133,18 +130,13 @@ def test_compat_archive_runs_like_the_demo(portrait_keras, saved_model, tmp_path
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.import_graph_def(graph_def, name="")
-    session = tf.compat.v1.Session(graph=graph)
-    serve = saved_model.signatures["serving_default"]
     equal = total = 0
-    for _name, photo in images:
-        height, width = photo.shape[:2]
-        ratio = 513 / max(height, width)
-        resized = cv2.resize(photo, (int(ratio * width), int(ratio * height)))
-        demo = session.run("SemanticPredictions:0", {"ImageTensor:0": [resized]})[0]
-        ours = serve(images=tf.constant(resized[np.newaxis]))["labels"].numpy()[0]
-        assert demo.shape == ours.shape and demo.dtype == np.int64
-        equal += np.count_nonzero(demo == ours)
-        total += demo.size
-    session.close()
+    with tf.compat.v1.Session(graph=graph) as session:
+        # the photos are already resized as the demo resizes them (longer side 513)
+        for ours, (_name, resized, _mask, _oracle) in zip(saved_model_labels, person_dev):
+            demo = session.run("SemanticPredictions:0", {"ImageTensor:0": [resized]})[0]
+            assert demo.shape == ours.shape and demo.dtype == np.int64
+            equal += np.count_nonzero(demo == ours)
+            total += demo.size
     print(f"\ncompat archive vs SavedModel: {equal / total:.4%} of pixels")
     assert equal / total >= 0.999

@@ -62,3 +62,42 @@ def test_quick_start_flags_and_cli_config_errors(tmp_path, capsys):
     code = run_from_args(config=str(tmp_path / "missing.yaml"), model_dir=str(tmp_path / "run"),
                          overrides=[])
     assert code == 2 and "missing.yaml" in capsys.readouterr().err
+
+
+def test_a_new_output_stride_rescales_the_source_aspp_rates():
+    from deeplab.config import xception_65_pascal
+
+    experiment = load_experiment(None, ["model.architecture={output_stride: 8}"])
+    target = target_model_config(experiment, xception_65_pascal(16))
+    assert (target.output_stride, target.atrous_rates) == (8, (12, 24, 36))
+    explicit = load_experiment(
+        None, ["model.architecture={output_stride: 8, atrous_rates: [6, 12, 18]}"])
+    assert target_model_config(explicit, xception_65_pascal(16)).atrous_rates == (6, 12, 18)
+    with pytest.raises(ValueError, match="outputstride"):
+        target_model_config(load_experiment(None, ["model.architecture={outputstride: 8}"]),
+                            xception_65_pascal(16))
+
+
+def test_console_scripts_point_at_library_entry_points():
+    import importlib
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml")
+                              .read_text())
+    scripts = pyproject["project"]["scripts"]
+    assert {"deeplab-train", "deeplab-export"} <= set(scripts)
+    for target in scripts.values():
+        module, name = target.split(":")
+        assert callable(getattr(importlib.import_module(module), name)), target
+    from deeplab.cli import train_main
+
+    with pytest.raises(SystemExit) as exit_:
+        train_main(["--help"])
+    assert exit_.value.code == 0
+
+
+def test_run_folder_markers_agree_with_the_weights_sources():
+    from deeplab.training.run_folder import CHECKPOINT_DIR, MODEL_CONFIG_FILE
+    from deeplab.weights.sources import TRAINING_RUN_MARKERS
+
+    assert set(TRAINING_RUN_MARKERS) == {MODEL_CONFIG_FILE, CHECKPOINT_DIR}

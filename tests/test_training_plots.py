@@ -40,3 +40,24 @@ def test_overlay_panels_show_input_truth_prediction():
     assert panels.shape == (1, 8, 24, 3) and panels.dtype == np.uint8
     np.testing.assert_array_equal(panels[0, :, :8], 127)  # the input, back in [0, 255]
     assert not np.array_equal(panels[0, :, 8:12], panels[0, :, 12:16])  # truth has two classes
+
+
+def test_example_rows_show_photo_truth_and_each_model(tmp_path):
+    from test_training_metrics import HalvesModel
+
+    from deeplab.training.plots import plot_examples
+
+    image = np.full((30, 40, 3), 255, np.uint8)
+    image[:, :20] = 0
+    label = np.zeros((30, 40, 1), np.uint8)
+    label[:, :20] = 1
+    examples = [{"image": image, "label": label}] * 2
+    path = plot_examples({"before": HalvesModel(), "after": HalvesModel()}, examples,
+                         tmp_path / "examples.png", longer_side=48, height=60)
+    picture = cv2.imread(str(path))
+    tile_width = 80 + 4  # 4:3 tiles plus a 4-px gap
+    assert picture.shape == (28 + 2 * 64, 4 * tile_width, 3)
+    assert [p.name for p in tmp_path.iterdir()] == ["examples.png"]
+    # the prediction column overlays class colours: it differs from the plain photo column
+    row = picture[28:28 + 60]
+    assert not np.array_equal(row[:, :tile_width], row[:, 2 * tile_width:3 * tile_width])

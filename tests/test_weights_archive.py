@@ -43,7 +43,7 @@ def test_extracts_only_release_files(tmp_path):
     written = sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert written == ["frozen_inference_graph.pb", "model.ckpt-30000.data-00000-of-00001",
                        "model.ckpt-30000.index"]
-    assert not list((tmp_path / "out").rglob("*.part"))
+    assert not [p for p in (tmp_path / "out").rglob(".*")]  # no temporary files left
 
 
 @pytest.mark.parametrize("name", ["/etc/evil.pb", "../evil.pb", "release/../../evil.pb",
@@ -95,7 +95,8 @@ def test_truncated_archive_is_one_line_error(tmp_path):
         extract_release(truncated, tmp_path / "out")
     assert "\n" not in str(caught.value)
     assert "expected a DeepLab release" in str(caught.value)
-    assert not list((tmp_path / "out").rglob("frozen_inference_graph.pb"))
+    # nothing half-written is left behind, not even a temporary file
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
 
 
 @pytest.mark.parametrize("content", [b"", b"this is not an archive at all" * 50,

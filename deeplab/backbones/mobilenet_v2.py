@@ -40,6 +40,7 @@ def output_channels(channels: int, depth_multiplier: float) -> int:
 
 
 def block_name(index: int) -> str:
+    """Keras name of inverted-residual block ``index``: ``MobilenetV2.expanded_conv[_N]``."""
     return f"{SCOPE}.expanded_conv" + (f"_{index}" if index else "")
 
 

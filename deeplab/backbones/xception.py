@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import keras
 
-from deeplab.layers import BACKBONE_BN_EPSILON, activate, conv_bn, depthwise_bn
+from deeplab.layers import BACKBONE_BN_EPSILON, conv_bn, depthwise_bn
 
 SCOPE = "xception_65"
 #: Where the v3+ decoder taps its stride-4 features (before that conv's ReLU).
@@ -20,6 +20,9 @@ DECODER_TAP = f"{SCOPE}.entry_flow.block2.unit_1.xception_module.separable_conv2
 
 @dataclass(frozen=True)
 class XceptionBlock:
+    """One block of the network: ``units`` Xception modules of three separable convs of
+    ``depths`` channels, a ``conv`` / ``sum`` / ``none`` shortcut, and the block's stride."""
+
     scope: str
     depths: tuple[int, int, int]
     skip: str            # "conv", "sum" or "none"

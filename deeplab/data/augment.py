@@ -12,6 +12,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from deeplab.data.config import IGNORE_LABEL, MEAN_PIXEL, AugmentConfig
+from deeplab.data.masks import resize_mask_nearest
+from deeplab.layers import resize_bilinear_align_corners
 
 
 def random_scale_factor(config: AugmentConfig) -> tf.Tensor:
@@ -29,10 +31,8 @@ def scale_image_and_label(image: tf.Tensor, label: tf.Tensor, scale: tf.Tensor):
     """Resize float image bilinearly and the label by nearest neighbour (align corners)."""
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     size = tf.maximum(tf.cast(tf.floor(shape * scale), tf.int32), 1)
-    image = tf.compat.v1.image.resize_bilinear(image[tf.newaxis], size, align_corners=True)[0]
-    label = tf.compat.v1.image.resize_nearest_neighbor(
-        label[tf.newaxis], size, align_corners=True)[0]
-    return image, label
+    image = resize_bilinear_align_corners(image[tf.newaxis], size)[0]
+    return image, resize_mask_nearest(label, size[0], size[1])
 
 
 def pad_to_at_least(image: tf.Tensor, label: tf.Tensor, size: int):
@@ -57,6 +57,7 @@ def random_crop_pair(image: tf.Tensor, label: tf.Tensor, size: int):
 
 
 def random_flip_pair(image: tf.Tensor, label: tf.Tensor):
+    """Mirror image and label left-right together, with probability 1/2."""
     flip = tf.random.uniform([]) < 0.5
     image = tf.cond(flip, lambda: tf.reverse(image, [1]), lambda: image)
     label = tf.cond(flip, lambda: tf.reverse(label, [1]), lambda: label)
@@ -85,8 +86,3 @@ def augment_example(image: tf.Tensor, label: tf.Tensor, config: AugmentConfig):
     if config.flip:
         image, label = random_flip_pair(image, label)
     return image, label
-
-
-def to_model_range(image: tf.Tensor) -> tf.Tensor:
-    """[0, 255] -> [-1, 1] as the original graph (the mean 127.5 becomes exactly 0)."""
-    return tf.cast(image, tf.float32) / 127.5 - 1.0

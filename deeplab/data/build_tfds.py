@@ -8,6 +8,7 @@ import argparse
 
 
 def main(argv=None) -> int:
+    """Build the TFRecord cache of a folder data set and print its splits."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--manual_dir", required=True, help="folder holding images/ and masks/")
     parser.add_argument("--data_dir", required=True, help="TFDS data directory to write")

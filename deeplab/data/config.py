@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 SOURCE_KINDS = ("folder", "tfds", "voc")
 MASK_ENCODINGS = ("auto", "class_ids", "binary")
 IGNORE_LABEL = 255
+#: The original's mean pixel, used to pad training crops (= deeplab.preprocessing.PAD_VALUE).
 MEAN_PIXEL = 127.5
 
 

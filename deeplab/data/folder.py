@@ -23,6 +23,8 @@ LIST_DIRS = (".", "lists", "splits", "ImageSets/Segmentation")
 
 @dataclass(frozen=True)
 class FolderExample:
+    """One photo and its mask, paired by file stem."""
+
     stem: str
     image_path: str
     mask_path: str

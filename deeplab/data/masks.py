@@ -12,25 +12,37 @@ import numpy as np
 import tensorflow as tf
 
 from deeplab.data.config import IGNORE_LABEL
+from deeplab.image_files import read_mask
+
+#: A 0/255 binary mask's pixel is foreground (class 1) from this grey level up.
+BINARY_THRESHOLD = 128
 
 
 def decode_mask(encoded: tf.Tensor) -> tf.Tensor:
-    """PNG bytes of a single-channel class-id mask -> uint8 ``[H, W, 1]``."""
+    """PNG bytes of a single-channel class-id mask -> uint8 ``[H, W, 1]`` (a grey + alpha PNG
+    keeps its grey channel; a colour mask is an error, never silently reduced to one channel)."""
     mask = tf.io.decode_png(encoded, channels=0)
     mask = tf.ensure_shape(mask, [None, None, None])
-    return tf.cast(mask[..., :1], tf.uint8)
+    check = tf.debugging.assert_less_equal(
+        tf.shape(mask)[-1], 2,
+        message="label masks must be single-channel PNGs of class ids, got a colour PNG "
+                "(palette PNGs: convert to grey-level ids first)")
+    with tf.control_dependencies([check]):
+        return tf.cast(mask[..., :1], tf.uint8)
 
 
 def binary_to_ids(mask: tf.Tensor) -> tf.Tensor:
     """A 0/255 foreground mask -> 0/1 class ids (>= 128 counts as foreground, so slightly lossy
     masks saved as JPEG-like greys still split cleanly)."""
-    return tf.cast(mask >= 128, tf.uint8)
+    return tf.cast(mask >= BINARY_THRESHOLD, tf.uint8)
 
 
 def resize_mask_nearest(mask: tf.Tensor, height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
-    """Nearest-neighbour resize of a ``[H, W, 1]`` mask (class ids survive untouched)."""
-    resized = tf.compat.v1.image.resize_nearest_neighbor(
-        mask[tf.newaxis], tf.stack([height, width]), align_corners=True)
+    """Nearest-neighbour resize of a ``[H, W, 1]`` mask (class ids survive untouched), with
+    align-corners sampling as the original's label resizing."""
+    resized = tf.raw_ops.ResizeNearestNeighbor(
+        images=mask[tf.newaxis], size=tf.cast(tf.stack([height, width]), tf.int32),
+        align_corners=True, half_pixel_centers=False)
     return tf.cast(resized[0], mask.dtype)
 
 
@@ -47,21 +59,12 @@ def detect_mask_encoding(mask_paths: Iterable[str | Path], sample: int = 16) -> 
     A class-id mask uses 255 only as "ignore" next to real ids (1, 2, ...), so a set of masks
     made only of 0 and 255 is read as foreground masks.
     """
-    import cv2
-
     seen: set[int] = set()
     paths = sorted(str(p) for p in mask_paths)[:sample]
     if not paths:
         raise ValueError("no masks to inspect")
     for path in paths:
-        mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        if mask is None:
-            raise ValueError(f"cannot read mask {path}")
-        if mask.ndim == 3:
-            raise ValueError(
-                f"mask {path} has {mask.shape[2]} channels: masks must be single-channel PNGs "
-                "of class ids (palette PNGs: convert to grey-level ids first)")
-        seen.update(np.unique(mask).tolist())
+        seen.update(np.unique(read_mask(path)).tolist())
     return "binary" if seen <= {0, IGNORE_LABEL} and IGNORE_LABEL in seen else "class_ids"
 
 

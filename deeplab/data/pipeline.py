@@ -11,12 +11,22 @@ from __future__ import annotations
 import tensorflow as tf
 
 from deeplab.data import masks as mask_ops
-from deeplab.data.augment import augment_example, to_model_range
+from deeplab.data.augment import augment_example
 from deeplab.data.config import DataConfig
+from deeplab.preprocessing import to_model_range
 
 
-def _parallel(config: DataConfig) -> int:
+def parallel_calls(config: DataConfig) -> int:
+    """``num_parallel_calls`` of the pipelines' maps: ``data.parallel_calls``, < 0 = AUTOTUNE."""
     return tf.data.AUTOTUNE if config.parallel_calls < 0 else config.parallel_calls
+
+
+def shard_for_worker(ds: tf.data.Dataset,
+                     input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
+    """This input pipeline's share of the examples under a multi-worker strategy."""
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    return ds
 
 
 def shrink_to_max_side(image: tf.Tensor, label: tf.Tensor, max_side: int):
@@ -60,8 +70,7 @@ def folder_source(config: DataConfig, split: str,
     images = [e.image_path for e in examples]
     masks = [e.mask_path for e in examples]
     ds = tf.data.Dataset.from_tensor_slices((images, masks))
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    ds = shard_for_worker(ds, input_context)
 
     def load(image_path, mask_path):
         image = tf.io.decode_image(tf.io.read_file(image_path), channels=3,
@@ -69,7 +78,7 @@ def folder_source(config: DataConfig, split: str,
         label = mask_ops.decode_mask(tf.io.read_file(mask_path))
         return finish_example(image, label, encoding == "binary", config.max_image_side)
 
-    return ds.map(load, num_parallel_calls=_parallel(config))
+    return ds.map(load, num_parallel_calls=parallel_calls(config))
 
 
 def source_dataset(config: DataConfig, split: str,
@@ -105,7 +114,7 @@ def train_dataset(config: DataConfig, batch_size: int, seed: int | None = None,
         image, label = augment_example(example["image"], example["label"], config.augment)
         return to_model_range(image), label
 
-    ds = ds.map(augment, num_parallel_calls=_parallel(config), deterministic=seed is not None)
+    ds = ds.map(augment, num_parallel_calls=parallel_calls(config), deterministic=seed is not None)
     ds = ds.batch(batch_size, drop_remainder=True)
     return ds.prefetch(tf.data.AUTOTUNE if config.prefetch < 0 else config.prefetch)
 

@@ -16,13 +16,14 @@ from typing import Callable
 import tensorflow as tf
 
 from deeplab.data.config import IGNORE_LABEL, DataConfig
-from deeplab.data.pipeline import finish_example
+from deeplab.data.pipeline import finish_example, parallel_calls
 
 COCO_PANOPTIC_PERSON_LABEL = 0
 ADE20K_INSTANCE_PERSON_CATEGORY = 4
 
 
 def deeplab_folder_example(example: dict) -> tuple[tf.Tensor, tf.Tensor]:
+    """``deeplab_folder`` example -> (image, mask): its masks are class ids already."""
     return example["image"], example["segmentation_mask"]
 
 
@@ -97,5 +98,4 @@ def tfds_source(config: DataConfig, split: str,
         image, label = adapter(example)
         return finish_example(image, label, False, config.max_image_side)
 
-    parallel = tf.data.AUTOTUNE if config.parallel_calls < 0 else config.parallel_calls
-    return ds.map(convert, num_parallel_calls=parallel)
+    return ds.map(convert, num_parallel_calls=parallel_calls(config))

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow_datasets as tfds
 
-from deeplab.data.folder import find_list_file, folder_examples, list_folder_pairs
-from deeplab.data.masks import detect_mask_encoding
+from deeplab.data.folder import LIST_DIRS, find_list_file, folder_examples, list_folder_pairs
+from deeplab.data.masks import BINARY_THRESHOLD, detect_mask_encoding
+from deeplab.image_files import read_mask, read_rgb
 
 DEFAULT_SPLITS = ("train", "val")
 
@@ -50,8 +51,7 @@ class DeeplabFolder(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         root = Path(dl_manager.manual_dir)
-        list_files = sorted({p.stem for sub in (".", "lists", "splits", "ImageSets/Segmentation")
-                             for p in (root / sub).glob("*.txt")})
+        list_files = sorted({p.stem for sub in LIST_DIRS for p in (root / sub).glob("*.txt")})
         names = [n for n in list_files if find_list_file(root, n)] or list(DEFAULT_SPLITS)
         encoding = detect_mask_encoding(m.mask_path for m in list_folder_pairs(root).values())
         return {name: self._generate_examples(root, name, encoding) for name in names}
@@ -60,19 +60,16 @@ class DeeplabFolder(tfds.core.GeneratorBasedBuilder):
         import cv2
 
         for example in folder_examples(root, split, self.VAL_FRACTION, self.SPLIT_SEED):
-            image = cv2.imread(example.image_path, cv2.IMREAD_COLOR)
-            mask = cv2.imread(example.mask_path, cv2.IMREAD_UNCHANGED)
-            if image is None or mask is None:
-                raise ValueError(f"cannot read {example.image_path} or {example.mask_path}")
-            if mask.ndim != 2:
-                raise ValueError(f"mask {example.mask_path} must be single-channel")
-            if mask.shape != image.shape[:2]:
+            # the stored pixel grid, as the folder pipeline (tf.io) reads it and masks are drawn
+            image = read_rgb(example.image_path, apply_orientation=False)
+            mask = read_mask(example.mask_path)
+            if mask.shape != image.shape[:2]:  # class ids: nearest neighbour only
                 mask = cv2.resize(mask, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)
             if encoding == "binary":
-                mask = (mask >= 128).astype(np.uint8)
+                mask = (mask >= BINARY_THRESHOLD).astype(np.uint8)
             yield example.stem, {
-                "image": cv2.cvtColor(image, cv2.COLOR_BGR2RGB),
-                "segmentation_mask": mask[..., None].astype(np.uint8),
+                "image": image,
+                "segmentation_mask": mask[..., None],
                 "file_name": Path(example.image_path).name,
             }
 

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from deeplab.data.config import IGNORE_LABEL, DataConfig
 from deeplab.data.masks import voc_colormap
-from deeplab.data.pipeline import finish_example
+from deeplab.data.pipeline import finish_example, parallel_calls, shard_for_worker
 
 VOC_NUM_CLASSES = 21
 
@@ -98,8 +98,7 @@ def voc_source(config: DataConfig, split: str,
         labels.append(path)
         kinds.append(kind)
     ds = tf.data.Dataset.from_tensor_slices((images, labels, kinds))
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    ds = shard_for_worker(ds, input_context)
 
     def load(image_path, label_path, kind):
         image = tf.io.decode_jpeg(tf.io.read_file(image_path), channels=3)
@@ -116,5 +115,4 @@ def voc_source(config: DataConfig, split: str,
                         default=from_mat)
         return finish_example(image, label, False, config.max_image_side)
 
-    parallel = tf.data.AUTOTUNE if config.parallel_calls < 0 else config.parallel_calls
-    return ds.map(load, num_parallel_calls=parallel)
+    return ds.map(load, num_parallel_calls=parallel_calls(config))

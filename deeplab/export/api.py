@@ -11,12 +11,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from deeplab.export.saved_model import SAVED_MODEL_PRECISIONS
+from deeplab.export.tflite import TFLITE_PRECISIONS
 from deeplab.export.verify import Agreement, ExportError, sample_images
 
 FORMATS = ("saved_model", "tflite", "compat", "keras", "onnx")
 PRECISIONS_BY_FORMAT = {
-    "saved_model": ("float32", "bfloat16"),
-    "tflite": ("float32", "float16", "int8"),
+    "saved_model": SAVED_MODEL_PRECISIONS,
+    "tflite": TFLITE_PRECISIONS,
     "compat": ("float32",),
     "keras": ("float32",),
     "onnx": ("float32",),
@@ -25,6 +27,8 @@ PRECISIONS_BY_FORMAT = {
 
 @dataclass(frozen=True)
 class ExportResult:
+    """What :func:`export` wrote and how well it agreed with the Keras model when reloaded."""
+
     path: Path
     format: str
     agreement: Agreement | None

@@ -25,11 +25,10 @@ from deeplab.config import ModelConfig
 from deeplab.export.optimize import fold_batch_norm as fold
 from deeplab.export.original_graph import OriginalGraph
 from deeplab.export.saved_model import keras_reference
-from deeplab.export.verify import Agreement, atomic_output, check, resize_longer_side
+from deeplab.export.verify import DEFAULT_MIN_AGREEMENT, Agreement, atomic_output, check
 from deeplab.layers import resize_bilinear_align_corners
-from deeplab.preprocessing import pad_and_normalize
-
-FROZEN_GRAPH_MEMBER = "frozen_inference_graph.pb"
+from deeplab.preprocessing import pad_and_normalize, resize_to_crop
+from deeplab.weights.archive import FROZEN_GRAPH_NAME
 
 
 def compat_graph_def(network: keras.Model, crop_size: int):
@@ -62,9 +61,10 @@ def archive_name(output: Path) -> str:
 
 
 def write_archive(graph_def, path: Path, folder: str) -> None:
+    """A ``.tar.gz`` holding only ``<folder>/frozen_inference_graph.pb``, as the releases do."""
     data = graph_def.SerializeToString()
     with tarfile.open(path, "w:gz") as archive:
-        info = tarfile.TarInfo(f"{folder}/{FROZEN_GRAPH_MEMBER}")
+        info = tarfile.TarInfo(f"{folder}/{FROZEN_GRAPH_NAME}")
         info.size = len(data)
         info.mode = 0o644
         archive.addfile(info, io.BytesIO(data))
@@ -77,28 +77,18 @@ def export_compat(model: keras.Model, config: ModelConfig, output: str | os.Path
     on ``images`` resized so their longer side is the crop size."""
     output = Path(output)
     folder = archive_name(output)
-    min_agreement = 0.999 if min_agreement is None else min_agreement
+    if min_agreement is None:
+        min_agreement = DEFAULT_MIN_AGREEMENT["float32"]
     network = fold(model) if fold_batch_norm else model
     graph_def = compat_graph_def(network, config.crop_size)
     reference = keras_reference(model, config.crop_size)
     with atomic_output(output, directory=False, overwrite=overwrite) as temporary:
         write_archive(graph_def, temporary, folder)
-        demo = OriginalGraph(temporary)
         agreement = Agreement()
-        try:
+        with OriginalGraph(temporary) as demo:
             for name, image in images:
-                resized = resize_longer_side(image, config.crop_size)
+                resized = resize_to_crop(image[np.newaxis], config.crop_size).numpy()[0]
                 agreement.add(name, demo.run(resized), reference(resized)[0])
-        finally:
-            demo.close()
         check(agreement, min_agreement, f"compat archive {output}")
         return agreement
 
-
-def labels_from_archive(path: str | os.PathLike, image: np.ndarray) -> np.ndarray:
-    """Convenience for tests and benchmarks: the archive's ``SemanticPredictions`` for one image."""
-    graph = OriginalGraph(path)
-    try:
-        return graph.run(image)
-    finally:
-        graph.close()

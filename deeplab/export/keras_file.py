@@ -9,7 +9,7 @@ import keras
 
 from deeplab.config import ModelConfig
 from deeplab.export.saved_model import keras_reference
-from deeplab.export.verify import Agreement, atomic_output, check
+from deeplab.export.verify import KERAS_FILE_MIN_AGREEMENT, Agreement, atomic_output, check
 from deeplab.model import load_model, save_model
 
 
@@ -20,7 +20,8 @@ def export_keras(model: keras.Model, config: ModelConfig, output: str | os.PathL
     in safe mode and require (by default) identical labels on ``images``."""
     if not str(output).endswith(".keras"):
         raise ValueError(f"--format keras writes a .keras file; got --output {output}")
-    min_agreement = 1.0 if min_agreement is None else min_agreement
+    if min_agreement is None:
+        min_agreement = KERAS_FILE_MIN_AGREEMENT
     reference = keras_reference(model, config.crop_size)
     with atomic_output(output, directory=False, overwrite=overwrite) as temporary:
         save_model(model, config, temporary)

@@ -17,9 +17,9 @@ import tensorflow as tf
 
 from deeplab.config import ModelConfig
 from deeplab.export.optimize import fold_batch_norm as fold
-from deeplab.export.verify import Agreement, ExportError, atomic_output, check
+from deeplab.export.verify import (DEFAULT_MIN_AGREEMENT, Agreement, ExportError, atomic_output,
+                                   check)
 from deeplab.inference import logits_at_working_size
-from deeplab.layers import resize_bilinear_align_corners
 
 OPSET = 17
 
@@ -41,26 +41,26 @@ def check_converter() -> None:
 def export_onnx(model: keras.Model, config: ModelConfig, output: str | os.PathLike, *,
                 images: Sequence = (), min_agreement: float | None = None,
                 overwrite: bool = False) -> Agreement:
+    """Convert the BN-folded network with tf2onnx, write ``output`` (``.onnx``) atomically, run it
+    with onnxruntime and compare its labels at the working size with the Keras model's."""
     check_converter()
     import onnxruntime
     import tf2onnx
 
-    from deeplab.export.tflite import network_input
+    from deeplab.export.tflite import network_input, padded_crop_outputs, padded_crop_spec
 
     output = Path(output)
     if output.suffix != ".onnx":
         raise ValueError(f"--format onnx writes a .onnx file; got --output {output}")
-    min_agreement = 0.999 if min_agreement is None else min_agreement
+    if min_agreement is None:
+        min_agreement = DEFAULT_MIN_AGREEMENT["float32"]
     crop_size = config.crop_size
     network = fold(model)
-    spec = (tf.TensorSpec([1, crop_size, crop_size, 3], tf.float32, name="image"),)
+    spec = (padded_crop_spec(crop_size),)
 
     @tf.autograph.experimental.do_not_convert
     def serve(image):
-        logits = tf.cast(network(image, training=False), tf.float32)
-        upsampled = resize_bilinear_align_corners(logits, [crop_size, crop_size])
-        return {"labels": tf.argmax(upsampled, axis=-1, output_type=tf.int32),
-                "logits": logits}
+        return padded_crop_outputs(network, image, crop_size)
 
     try:
         proto, _ = tf2onnx.convert.from_function(tf.function(serve, input_signature=spec),

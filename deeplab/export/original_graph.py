@@ -17,7 +17,8 @@ import tensorflow as tf
 
 INPUT_TENSOR = "ImageTensor:0"
 OUTPUT_TENSOR = "SemanticPredictions:0"
-FROZEN_GRAPH_NAME = "frozen_inference_graph"
+#: The demo picks the first archive member whose file name contains this.
+GRAPH_MEMBER_SUBSTRING = "frozen_inference_graph"
 
 
 def read_graph_def(path: str | os.PathLike):
@@ -27,11 +28,13 @@ def read_graph_def(path: str | os.PathLike):
     if tarfile.is_tarfile(path):
         with tarfile.open(path) as archive:
             for member in archive.getmembers():
-                if FROZEN_GRAPH_NAME in os.path.basename(member.name):
+                if GRAPH_MEMBER_SUBSTRING in os.path.basename(member.name):
                     data = archive.extractfile(member).read()
                     break
         if data is None:
-            raise ValueError(f"{path} has no member named like {FROZEN_GRAPH_NAME}")
+            raise ValueError(f"{path} has no member named like {GRAPH_MEMBER_SUBSTRING}: "
+                             f"expected a DeepLab release archive holding "
+                             f"<name>/{GRAPH_MEMBER_SUBSTRING}.pb")
     else:
         data = path.read_bytes()
     return tf.compat.v1.GraphDef.FromString(data)
@@ -58,9 +61,9 @@ class OriginalGraph:
     def close(self) -> None:
         self.session.close()
 
+    def __enter__(self) -> "OriginalGraph":
+        return self
 
-def class_iou(labels: np.ndarray, mask: np.ndarray, class_id: int = 1) -> tuple[int, int]:
-    """(intersection, union) pixel counts of ``labels == class_id`` against a boolean mask."""
-    predicted = np.asarray(labels) == class_id
-    mask = np.asarray(mask, bool)
-    return int(np.count_nonzero(predicted & mask)), int(np.count_nonzero(predicted | mask))
+    def __exit__(self, *exc) -> None:
+        self.close()
+

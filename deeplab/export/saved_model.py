@@ -16,7 +16,7 @@ import tensorflow as tf
 from deeplab.config import ModelConfig
 from deeplab.export.optimize import PRECISIONS, fold_batch_norm, with_precision
 from deeplab.export.serving import METADATA_FILENAME, DeepLabServing, serving_metadata
-from deeplab.export.verify import Agreement, atomic_output, check
+from deeplab.export.verify import DEFAULT_MIN_AGREEMENT, Agreement, atomic_output, check
 from deeplab.inference import IMAGE_SPEC, segment
 
 SAVED_MODEL_PRECISIONS = ("float32", "bfloat16")
@@ -41,11 +41,6 @@ def inference_network(model: keras.Model, options: InferenceOptions) -> keras.Mo
     """The network the export runs: ``model`` BN-folded and/or at reduced precision."""
     network = fold_batch_norm(model) if options.fold_batch_norm else model
     return with_precision(network, options.precision)
-
-
-def default_min_agreement(precision: str) -> float:
-    """Label agreement an export must reach: 99.9% in float32, 99% otherwise."""
-    return 0.999 if precision == "float32" else 0.99
 
 
 def keras_reference(model: keras.Model, crop_size: int):
@@ -113,7 +108,7 @@ def export_saved_model(model: keras.Model, config: ModelConfig, output: str | os
     pixels, else it is deleted and :class:`~deeplab.export.verify.VerificationError` is raised.
     """
     if min_agreement is None:
-        min_agreement = default_min_agreement(options.precision)
+        min_agreement = DEFAULT_MIN_AGREEMENT[options.precision]
     if not images:
         raise ValueError("export_saved_model needs sample images to check the export")
     reference = keras_reference(model, int(crop_size or config.crop_size))

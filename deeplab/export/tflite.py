@@ -24,28 +24,34 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from deeplab.config import ModelConfig
 from deeplab.export.optimize import fold_batch_norm as fold
 from deeplab.export.serving import serving_metadata
-from deeplab.export.verify import Agreement, ExportError, atomic_output, check, folder_images
+from deeplab.export.verify import (DEFAULT_MIN_AGREEMENT, Agreement, ExportError, atomic_output,
+                                   check, folder_images)
 from deeplab.inference import logits_at_working_size
 from deeplab.layers import resize_bilinear_align_corners
 from deeplab.preprocessing import pad_and_normalize, resize_to_crop
 
 TFLITE_PRECISIONS = ("float32", "float16", "int8")
-DEFAULT_MIN_AGREEMENT = {"float32": 0.999, "float16": 0.99, "int8": 0.98}
+
+
+def padded_crop_spec(crop_size: int) -> tf.TensorSpec:
+    """The static input of the TFLite and ONNX models: one prepared ``[1, S, S, 3]`` crop."""
+    return tf.TensorSpec([1, crop_size, crop_size, 3], tf.float32, name="image")
+
+
+def padded_crop_outputs(network: keras.Model, image: tf.Tensor, crop_size: int) -> dict:
+    """What the TFLite and ONNX models return for a prepared crop: ``labels`` (argmax of the
+    logits upsampled with align corners to ``S x S``) and the raw ``logits``."""
+    logits = tf.cast(network(image, training=False), tf.float32)
+    upsampled = resize_bilinear_align_corners(logits, [crop_size, crop_size])
+    return {"labels": tf.argmax(upsampled, axis=-1, output_type=tf.int32), "logits": logits}
 
 
 class _TFLiteNetwork(tf.Module):
     def __init__(self, network: keras.Model, crop_size: int):
         super().__init__()
         self.network = network
-        self.crop_size = crop_size
-        spec = tf.TensorSpec([1, crop_size, crop_size, 3], tf.float32, name="image")
-        self.serve = tf.function(self._serve, input_signature=[spec])
-
-    def _serve(self, image):
-        logits = tf.cast(self.network(image, training=False), tf.float32)
-        upsampled = resize_bilinear_align_corners(logits, [self.crop_size, self.crop_size])
-        return {"labels": tf.argmax(upsampled, axis=-1, output_type=tf.int32),
-                "logits": logits}
+        self.serve = tf.function(lambda image: padded_crop_outputs(network, image, crop_size),
+                                 input_signature=[padded_crop_spec(crop_size)])
 
 
 def network_input(image: np.ndarray, crop_size: int) -> tuple[np.ndarray, tuple[int, int]]:
@@ -57,6 +63,7 @@ def network_input(image: np.ndarray, crop_size: int) -> tuple[np.ndarray, tuple[
 
 def representative_dataset(images: Sequence[tuple[str, np.ndarray]],
                            crop_size: int) -> Iterator[list[np.ndarray]]:
+    """Prepared network inputs of the calibration images, as the int8 converter wants them."""
     for _name, image in images:
         yield [network_input(image, crop_size)[0]]
 
@@ -68,11 +75,10 @@ def convert(network: keras.Model, crop_size: int, precision: str,
         raise ValueError(f"TFLite precision must be one of {TFLITE_PRECISIONS}, got {precision!r}")
     frozen = convert_variables_to_constants_v2(
         _TFLiteNetwork(network, crop_size).serve.get_concrete_function())
-    spec = tf.TensorSpec([1, crop_size, crop_size, 3], tf.float32, name="image")
     module = tf.Module()
     # A variable-free wrapper keeps the output names in the TFLite signature.
     module.serve = tf.function(lambda image: dict(zip(("labels", "logits"), frozen(image))),
-                               input_signature=[spec])
+                               input_signature=[padded_crop_spec(crop_size)])
     with tempfile.TemporaryDirectory(prefix="deeplab-tflite-") as scratch:
         tf.saved_model.save(module, scratch,
                             signatures={"serving_default": module.serve.get_concrete_function()})
@@ -90,12 +96,21 @@ def convert(network: keras.Model, crop_size: int, precision: str,
         return converter.convert()
 
 
+def _interpreter_class():
+    """LiteRT's interpreter (a declared dependency); TensorFlow's deprecated one without it."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # pragma: no cover - depends on the environment
+        return tf.lite.Interpreter
+    return Interpreter
+
+
 class TFLiteSegmenter:
     """Runs an exported ``.tflite`` DeepLab on uint8 photos (XNNPACK, ``num_threads`` threads)."""
 
     def __init__(self, model: str | os.PathLike | bytes, num_threads: int = 2):
         content = model if isinstance(model, bytes) else Path(model).read_bytes()
-        self.interpreter = tf.lite.Interpreter(model_content=content, num_threads=num_threads)
+        self.interpreter = _interpreter_class()(model_content=content, num_threads=num_threads)
         self.interpreter.allocate_tensors()
         self.runner = self.interpreter.get_signature_runner("serving_default")
         shape = self.runner.get_input_details()["image"]["shape"]

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+from deeplab.atomic import atomic_path
+from deeplab.image_files import IMAGE_SUFFIXES, read_rgb
+
+
+#: Label agreement with the Keras model an export must reach unless the caller says otherwise, by
+#: the precision it computes in (a ``.keras`` file must reproduce the labels exactly).
+DEFAULT_MIN_AGREEMENT = {"float32": 0.999, "bfloat16": 0.99, "float16": 0.99, "int8": 0.98}
+KERAS_FILE_MIN_AGREEMENT = 1.0
 
 
 class ExportError(RuntimeError):
@@ -66,14 +71,6 @@ class Agreement:
         return "\n".join([text, *lines])
 
 
-def label_agreement(ours: np.ndarray, reference: np.ndarray) -> float:
-    """Fraction of pixels whose class ids are equal."""
-    ours, reference = np.asarray(ours), np.asarray(reference)
-    if ours.shape != reference.shape:
-        raise ValueError(f"label maps differ in shape: {ours.shape} vs {reference.shape}")
-    return float(np.mean(ours == reference))
-
-
 def generated_images(count: int = 3, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     """Deterministic synthetic photos (smooth gradients, blobs, edges, noise) in several sizes:
     one at the crop size's aspect as the demo feeds it, one that is upscaled, one downscaled."""
@@ -99,17 +96,6 @@ def generated_images(count: int = 3, seed: int = 0) -> list[tuple[str, np.ndarra
     return images
 
 
-def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """An image file as uint8 RGB ``[H, W, 3]`` (clear error when it cannot be read)."""
-    import cv2
-
-    data = np.fromfile(str(path), np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise ExportError(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
 def folder_images(folder: str | os.PathLike, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
     """Images of a folder (by extension, sorted by name), at most ``limit`` of them."""
     folder = Path(folder)
@@ -127,19 +113,6 @@ def sample_images(folder: str | os.PathLike | None = None,
     return folder_images(folder, limit) if folder else generated_images(limit)
 
 
-def resize_longer_side(image: np.ndarray, size: int) -> np.ndarray:
-    """Resize so the longer side is ``size`` (the classic demo's input; INTER_AREA downscaling)."""
-    import cv2
-
-    height, width = image.shape[:2]
-    ratio = size / max(height, width)
-    target = (int(ratio * width), int(ratio * height))
-    if target == (width, height):
-        return image
-    interpolation = cv2.INTER_AREA if ratio < 1 else cv2.INTER_LINEAR
-    return cv2.resize(image, target, interpolation=interpolation)
-
-
 def check(agreement: Agreement, min_agreement: float, what: str) -> None:
     """Print the agreement and raise :class:`VerificationError` when it is below the minimum."""
     print(f"{what}: {agreement.summary()}")
@@ -149,59 +122,16 @@ def check(agreement: Agreement, min_agreement: float, what: str) -> None:
             f"required {min_agreement:.2%}; the artifact was deleted")
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-def _prepare_target(target: Path, overwrite: bool) -> None:
-    if target.exists() and not overwrite:
-        raise ExportError(f"{target} exists; pass --overwrite to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-
-
 @contextlib.contextmanager
 def atomic_output(target: str | os.PathLike, *, directory: bool,
                   overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success move it to ``target``, else delete it.
 
     The body writes *and verifies* the artifact at the temporary path; an exception (including a
-    failed verification) removes it, and the old ``target`` (if any) is left as it was.
+    failed verification) removes it, and the old ``target`` (if any) is left as it was. An
+    existing ``target`` without ``overwrite`` is an :class:`ExportError`.
     """
-    target = Path(target)
-    _prepare_target(target, overwrite)
-    prefix = f".{target.name}.tmp-"
-    if directory:
-        temporary = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
-    else:
-        fd, name = tempfile.mkstemp(prefix=prefix, suffix="".join(target.suffixes),
-                                    dir=target.parent)
-        os.close(fd)
-        temporary = Path(name)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, (0o777 if directory else 0o666) & ~umask)
-    try:
+    if Path(target).exists() and not overwrite:
+        raise ExportError(f"{target} exists; pass --overwrite to replace it")
+    with atomic_path(target, directory=directory) as temporary:
         yield temporary
-        if directory and target.exists():
-            backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, backup / "old")
-            os.replace(temporary, target)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(temporary, target)
-    finally:
-        if temporary.exists() or temporary.is_symlink():
-            _remove(temporary)
-
-
-def compare_labels(run: Callable[[np.ndarray], np.ndarray],
-                   reference: Callable[[np.ndarray], np.ndarray],
-                   images: Sequence[tuple[str, np.ndarray]]) -> Agreement:
-    """Agreement of ``run(image)`` with ``reference(image)`` (both label maps) over ``images``."""
-    agreement = Agreement()
-    for name, image in images:
-        agreement.add(name, run(image), reference(image))
-    return agreement

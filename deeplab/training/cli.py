@@ -1,7 +1,12 @@
-"""What ``train.py`` runs: config + quick-start flags -> training or evaluation, clear errors."""
+"""What ``train.py`` runs: config + quick-start flags -> training or evaluation, clear errors.
+
+Argument parsing lives in :mod:`deeplab.cli`; this module turns the parsed values into a run.
+"""
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -63,13 +68,16 @@ def model_from_weights(experiment: ExperimentConfig):
 def run_from_args(*, config: str | None, model_dir: str, overrides: list[str],
                   weights: str | None = None, data: str | None = None, steps: int | None = None,
                   eval_only: bool = False) -> int:
+    """Train (or with ``eval_only`` evaluate) as the arguments say; returns the exit status:
+    0 done, 2 bad config or input, 3 the loss diverged."""
     from deeplab.training.trainer import Trainer, TrainingDiverged, format_scores
 
+    program = os.path.basename(sys.argv[0]) or "train"
     try:
         experiment = load_experiment(
             config, quick_start_overrides(weights, data, steps) + list(overrides))
     except (ValueError, FileNotFoundError) as error:
-        print(f"train.py: config error: {error}", file=sys.stderr)
+        print(f"{program}: config error: {error}", file=sys.stderr)
         return 2
     try:
         if eval_only:
@@ -78,13 +86,13 @@ def run_from_args(*, config: str | None, model_dir: str, overrides: list[str],
         trainer = Trainer(experiment, model_dir)
         result = trainer.train()
     except TrainingDiverged as error:
-        print(f"train.py: training diverged: {error}", file=sys.stderr)
+        print(f"{program}: training diverged: {error}", file=sys.stderr)
         return 3
     except (ValueError, FileNotFoundError) as error:
-        print(f"train.py: {error}", file=sys.stderr)
+        print(f"{program}: {error}", file=sys.stderr)
         return 2
     print(f"Trained steps {result.start_step} -> {result.step}; checkpoint {result.checkpoint}")
-    if result.images_per_second == result.images_per_second:
+    if not math.isnan(result.images_per_second):
         print(f"Throughput {result.images_per_second:.2f} images/s, "
               f"input wait {100 * result.input_wait_fraction:.1f}% of step time")
     if trainer.chief and experiment.runtime.eval_every_steps == 0 and _has_eval(experiment):

@@ -115,6 +115,8 @@ class RuntimeConfig:
 
 @dataclass
 class ExperimentConfig:
+    """A whole fine-tuning experiment: what to train, on what data, how long, and where."""
+
     model: ModelSection = field(default_factory=ModelSection)
     data: DataConfig = field(default_factory=DataConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)

@@ -1,10 +1,11 @@
 """Evaluation as the original eval: optional multi-scale + mirrored inputs, mean of softmaxes.
 
-Each photo is resized so its longer side is ``longer_side`` (as inference does), padded
-bottom/right with the mean to a square, and for every scale the padded input is resized
+Each photo is resized so its longer side is ``longer_side`` and padded bottom/right with 127.5 to
+a square, exactly as inference prepares it, and for every scale the padded input is resized
 (align corners, ``(size - 1) * scale + 1``), run, its logits resized back to the padded size and
 softmaxed; mirrored copies are flipped back. The mean probability, cropped to the valid region
-and resized (bilinear, align corners) to the label's size, gives the prediction. Labels are never
+and resized to the label's size as inference returns results at the photo's size
+(:func:`deeplab.inference.resize_from_working_size`), gives the prediction. Labels are never
 resized here, so the score is at the annotation's own resolution.
 """
 
@@ -16,27 +17,29 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from deeplab.data.config import IGNORE_LABEL, MEAN_PIXEL
+from deeplab.data.config import IGNORE_LABEL
+from deeplab.inference import resize_from_working_size
 from deeplab.layers import resize_bilinear_align_corners
+from deeplab.preprocessing import pad_and_normalize, resize_to_crop
 from deeplab.training.metrics import SegmentationMetrics
 
 
 def _scaled(size: int, scale: float) -> int:
+    """The original eval's input side at ``scale``: ``(size - 1) * scale + 1`` (align corners)."""
     return int((size - 1) * scale + 1)
 
 
 def prepare_eval_image(image: np.ndarray | tf.Tensor, longer_side: int | None):
-    """uint8 ``[H, W, 3]`` -> (float32 ``[1, S, S, 3]`` in [-1, 1] padded with 0, valid h, w)."""
-    image = tf.convert_to_tensor(image)
-    height, width = int(image.shape[0]), int(image.shape[1])
-    x = tf.cast(image, tf.float32)
-    if longer_side and max(height, width) != longer_side:
-        scale = longer_side / max(height, width)
-        height, width = max(int(round(height * scale)), 1), max(int(round(width * scale)), 1)
-        x = tf.image.resize(x, (height, width), method="bilinear", antialias=True)
-    side = max(height, width)
-    x = tf.pad(x, [[0, side - height], [0, side - width], [0, 0]], constant_values=MEAN_PIXEL)
-    return (x / 127.5 - 1.0)[tf.newaxis], height, width
+    """uint8 ``[H, W, 3]`` -> (float32 ``[1, S, S, 3]`` in [-1, 1], valid height, valid width).
+
+    Exactly the inference preprocessing (:mod:`deeplab.preprocessing`): resized so the longer
+    side is ``longer_side`` (None keeps the size), padded bottom/right with 127.5 to a square.
+    """
+    batch = tf.convert_to_tensor(image)[tf.newaxis]
+    if longer_side:
+        batch = resize_to_crop(batch, longer_side)
+    height, width = int(batch.shape[1]), int(batch.shape[2])
+    return pad_and_normalize(batch, max(height, width)), height, width
 
 
 def multi_scale_probabilities(model, inputs: tf.Tensor, scales: Sequence[float] = (1.0,),
@@ -70,8 +73,7 @@ def predict_at_label_size(model, image, label_shape: tuple[int, int],
     """Class ids ``[h, w]`` at the label's size for one uint8 photo."""
     inputs, height, width = prepare_eval_image(image, longer_side)
     probs = multi_scale_probabilities(model, inputs, scales, flip)[:, :height, :width]
-    if (height, width) != tuple(label_shape):
-        probs = resize_bilinear_align_corners(probs, label_shape)
+    probs = resize_from_working_size(probs, label_shape)
     return tf.argmax(probs[0], axis=-1, output_type=tf.int32).numpy()
 
 

@@ -20,6 +20,9 @@ LOGITS_LAYER = "logits.semantic"
 
 @dataclass
 class InitReport:
+    """What :func:`initialize_from` copied: weight paths restored or not, unused source
+    weights, and for the class head which old row each new class came from."""
+
     source: str
     restored: list[str] = field(default_factory=list)
     not_restored: list[str] = field(default_factory=list)
@@ -47,6 +50,7 @@ class InitReport:
 
 
 def _weights_by_path(model: keras.Model) -> dict[str, tuple[keras.layers.Layer, int]]:
+    """``<layer name>/<weight name>`` -> (layer, index in its weights), the matching key."""
     out = {}
     for layer in model.layers:
         for index, weight in enumerate(layer.weights):
@@ -80,6 +84,8 @@ def initialize_from(target: keras.Model, source: keras.Model, target_classes: Se
     sources = _weights_by_path(source)
     values: dict[str, list[np.ndarray]] = {}
     used = set()
+    relabelled = [c.lower() for c in target_classes] != [c.lower() for c in source_classes]
+    rows = map_classes(target_classes, source_classes, class_mapping) if relabelled else {}
     for path, (layer, index) in targets.items():
         if layer.name not in values:
             values[layer.name] = [np.asarray(w) for w in layer.get_weights()]
@@ -90,9 +96,7 @@ def initialize_from(target: keras.Model, source: keras.Model, target_classes: Se
         src_value = np.asarray(src_layer.weights[src_index])
         current = values[layer.name][index]
         used.add(path)
-        relabelled = [c.lower() for c in target_classes] != [c.lower() for c in source_classes]
         if layer.name == LOGITS_LAYER and relabelled:
-            rows = map_classes(target_classes, source_classes, class_mapping)
             if src_value.shape[:-1] != current.shape[:-1]:
                 report.not_restored.append(path)
                 continue

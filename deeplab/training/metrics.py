@@ -43,6 +43,7 @@ class SegmentationMetrics:
             self.class_names = tuple(f"class_{i}" for i in range(self.num_classes))
 
     def update(self, labels: np.ndarray, predictions: np.ndarray) -> None:
+        """Add one image (or batch) of ground-truth ids and predicted ids."""
         self.matrix += confusion_matrix(labels, predictions, self.num_classes, self.ignore_label)
 
     def per_class_iou(self) -> np.ndarray:
@@ -53,10 +54,12 @@ class SegmentationMetrics:
             return np.where(union > 0, tp / union, np.nan)
 
     def mean_iou(self) -> float:
+        """Mean IoU over the classes that occur (NaN when nothing was counted)."""
         iou = self.per_class_iou()
         return float(np.nanmean(iou)) if np.any(~np.isnan(iou)) else float("nan")
 
     def pixel_accuracy(self) -> float:
+        """Share of counted (non-ignored) pixels predicted correctly."""
         total = self.matrix.sum()
         return float(np.trace(self.matrix) / total) if total else float("nan")
 

@@ -7,21 +7,31 @@ scores logged to TensorBoard (``eval/person_iou``, ``eval/miou``) side by side.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import cv2
 import numpy as np
 
+from deeplab.atomic import atomic_path
 from deeplab.training.run_folder import HISTORY_FILE
 
 Series = Sequence[tuple[float, float]]
 COLORS = [(200, 90, 30), (40, 140, 230), (60, 170, 60), (180, 60, 180)]  # BGR
 
 
+def _write_picture(output: str | Path, bgr: np.ndarray) -> Path:
+    """Write a BGR picture atomically; the format follows the file extension (``.png``)."""
+    output = Path(output)
+    with atomic_path(output) as temporary:
+        if not cv2.imwrite(str(temporary), bgr):
+            raise ValueError(f"cannot write {output}: OpenCV has no encoder for "
+                             f"{output.suffix!r} (use .png or .jpg)")
+    return output
+
+
 def read_history(run_dir: str | Path) -> list[dict]:
+    """The run's logged training steps (``history.jsonl``), one dict per line."""
     path = Path(run_dir) / HISTORY_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: not a training run folder with logs")
@@ -113,14 +123,7 @@ def plot_run(run_dir: str | Path, output: str | Path,
     panels = [_panel("training loss", loss)]
     if scores:
         panels.append(_panel("evaluation (20% held out)", scores))
-    picture = np.concatenate(panels, axis=1)
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=output.parent)
-    os.close(fd)
-    cv2.imwrite(tmp, picture)
-    os.replace(tmp, output)
-    return output
+    return _write_picture(output, np.concatenate(panels, axis=1))
 
 
 def plot_examples(models: Mapping[str, object], examples: Sequence[dict], output: str | Path,
@@ -162,10 +165,4 @@ def plot_examples(models: Mapping[str, object], examples: Sequence[dict], output
         cv2.putText(header, title, (index * (tile_width + 4) + 6, 20), cv2.FONT_HERSHEY_SIMPLEX,
                     0.5, (0, 0, 0), 1, cv2.LINE_AA)
     picture = np.concatenate([header, *rows], axis=0)
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=output.parent)
-    os.close(fd)
-    cv2.imwrite(tmp, cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
-    os.replace(tmp, output)
-    return output
+    return _write_picture(output, cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))

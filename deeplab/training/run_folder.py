@@ -7,13 +7,14 @@ to the final ``model.keras`` when the checkpoints are gone).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-
-import keras
+from typing import TYPE_CHECKING
 
 from deeplab.config import ModelConfig
+
+if TYPE_CHECKING:
+    import keras
 
 EXPERIMENT_FILE = "experiment.yaml"
 MODEL_CONFIG_FILE = "model_config.json"
@@ -28,10 +29,11 @@ def read_model_config(path: str | os.PathLike) -> ModelConfig | None:
     config_path = Path(path) / MODEL_CONFIG_FILE
     if not config_path.is_file():
         return None
-    return ModelConfig.from_dict(json.loads(config_path.read_text()))
+    return ModelConfig.from_json(config_path.read_text())
 
 
 def latest_checkpoint(path: str | os.PathLike) -> str | None:
+    """Prefix of the run's newest checkpoint (``checkpoints/ckpt-<step>``), or None."""
     import tensorflow as tf
 
     directory = Path(path) / CHECKPOINT_DIR
@@ -54,7 +56,7 @@ def load_run_model(path: str | os.PathLike, output_stride: int | None = None
     """
     import tensorflow as tf
 
-    from deeplab.model import build_deeplab, load_model
+    from deeplab.model import build_deeplab, load_model, rebuild_at_output_stride
 
     path = Path(path)
     if not is_run_folder(path):
@@ -68,11 +70,4 @@ def load_run_model(path: str | os.PathLike, output_stride: int | None = None
         trained = build_deeplab(config)
         tf.train.Checkpoint(model=trained).restore(checkpoint).expect_partial() \
             .assert_existing_objects_matched()
-    if output_stride is None or output_stride == config.output_stride:
-        return trained, config
-    factor = config.output_stride / output_stride
-    rates = tuple(int(round(r * factor)) for r in config.atrous_rates)
-    config = config.replace(output_stride=output_stride, atrous_rates=rates)
-    model = build_deeplab(config)
-    model.set_weights(trained.get_weights())
-    return model, config
+    return rebuild_at_output_stride(trained, config, output_stride)

@@ -50,6 +50,7 @@ class PolyWithWarmup(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def make_schedule(config: ScheduleConfig) -> PolyWithWarmup:
+    """The learning-rate schedule of ``config`` over ``config.steps`` steps."""
     return PolyWithWarmup(config.learning_rate, config.steps, config.power,
                           config.end_learning_rate, config.warmup_steps,
                           config.warmup_start_factor)

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +27,7 @@ import keras
 import tensorflow as tf
 from tqdm import tqdm
 
+from deeplab.atomic import write_text_atomic
 from deeplab.config import ModelConfig
 from deeplab.data.pipeline import eval_dataset, train_dataset
 from deeplab.training.config import ExperimentConfig, dump_experiment
@@ -52,6 +51,9 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass
 class TrainResult:
+    """Outcome of :meth:`Trainer.train`: steps run, logged history, throughput measured after
+    the compiling first steps, the last evaluation and the last checkpoint written."""
+
     model_dir: str
     start_step: int
     step: int
@@ -63,21 +65,15 @@ class TrainResult:
     init_report: InitReport | None = None
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def default_builder(config: ModelConfig) -> keras.Model:
+    """The DeepLab network of ``config`` (:func:`deeplab.model.build_deeplab`)."""
     from deeplab.model import build_deeplab
 
     return build_deeplab(config)
 
 
 def default_resolver(source: str):
+    """(model, config) of any weights source (:func:`deeplab.weights.resolve_model`)."""
     from deeplab.weights import resolve_model
 
     return resolve_model(source)
@@ -85,16 +81,22 @@ def default_resolver(source: str):
 
 def target_model_config(experiment: ExperimentConfig,
                         source_config: ModelConfig | None) -> ModelConfig:
-    """The config of the network to train: the source's, changed by architecture/class names."""
+    """The config of the network to train: the source's, changed by architecture/class names.
+
+    A new ``output_stride`` without explicit ``atrous_rates`` rescales the source's ASPP rates
+    (Xception-65's 6/12/18 at stride 16 become 12/24/36 at stride 8), as the original does.
+    """
     section = experiment.model
-    changes = dict(section.architecture)
+    changes = {k: tuple(v) if isinstance(v, list) else v
+               for k, v in section.architecture.items()}
     if section.class_names:
         changes["num_classes"] = len(section.class_names)
         changes["class_names"] = tuple(section.class_names)
     if source_config is None:
         return ModelConfig.from_dict(changes)
-    return source_config.replace(**{k: tuple(v) if isinstance(v, list) else v
-                                    for k, v in changes.items()})
+    if "output_stride" in changes and "atrous_rates" not in changes:
+        source_config = source_config.at_output_stride(int(changes.pop("output_stride")))
+    return source_config.replace(**changes)
 
 
 def freeze_batch_norm(model: keras.Model) -> int:
@@ -176,12 +178,12 @@ class Trainer:
             self.log("No weights given: training from a random start")
         if self.chief:
             write_text_atomic(self.model_dir / EXPERIMENT_FILE, dump_experiment(experiment))
-            write_text_atomic(self.model_dir / MODEL_CONFIG_FILE,
-                              json.dumps(self.model_config.to_dict(), indent=2))
+            write_text_atomic(self.model_dir / MODEL_CONFIG_FILE, self.model_config.to_json())
         self.summaries = SummaryLogger(self.model_dir if self.chief else None,
                                        self.model_config.class_names)
 
     def current_step(self) -> int:
+        """Optimizer steps taken so far (restored on resume)."""
         return int(self.step.numpy())
 
     # ----------------------------------------------------------------------------- steps

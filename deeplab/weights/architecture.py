@@ -30,7 +30,8 @@ LOGITS_WEIGHTS = "logits/semantic/weights"
 
 MOBILENET_V2_STEM_CHANNELS = 32
 _DEPTH_MULTIPLIER_CANDIDATES = (0.25, 0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
-_ASPP_BRANCH = re.compile(r"^aspp(\d+)(_depthwise)?/")
+#: ``aspp<N>/...`` (plain branch) or ``aspp<N>_depthwise/...`` (separable branch).
+ASPP_BRANCH = re.compile(r"^aspp(\d+)(_depthwise)?/")
 
 
 def mobilenet_v2_channels(depth_multiplier: float) -> list[tuple[int | None, int]]:
@@ -120,7 +121,7 @@ def infer_config(shapes: Mapping[str, tuple[int, ...]], *, output_stride: int | 
 
     branches: dict[int, bool] = {}
     for name in names:
-        match = _ASPP_BRANCH.match(name)
+        match = ASPP_BRANCH.match(name)
         if match and int(match.group(1)) > 0:
             index = int(match.group(1))
             branches[index] = branches.get(index, False) or match.group(2) is not None

@@ -20,6 +20,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from deeplab.atomic import atomic_path
 from deeplab.weights.errors import ArchiveError, UnsafeArchiveError
 
 FROZEN_GRAPH_NAME = "frozen_inference_graph.pb"
@@ -70,6 +71,8 @@ def check_member(member: tarfile.TarInfo, max_member_bytes: int = DEFAULT_MAX_ME
 
 
 def _is_wanted(name: str) -> bool:
+    """A member a release needs: a frozen graph (``*.pb`` but not a SavedModel) or a checkpoint
+    file (``.index`` / ``.data-*``)."""
     base = PurePosixPath(name).name
     return (base.endswith(".pb") and base != "saved_model.pb") or bool(
         _INDEX_FILE.match(base) or _DATA_FILE.match(base))
@@ -80,21 +83,18 @@ def _copy_member(tar: tarfile.TarFile, member: tarfile.TarInfo, destination: Pat
     source = tar.extractfile(member)
     if source is None:  # pragma: no cover - check_member only lets files through
         raise ArchiveError(f"cannot read archive member {member.name!r}")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".part")
     written = 0
-    with source, open(partial, "wb") as out:
+    with source, atomic_path(destination) as partial, open(partial, "wb") as out:
         while chunk := source.read(_COPY_CHUNK):
             written += len(chunk)
             out.write(chunk)
-    if written != member.size:
-        partial.unlink(missing_ok=True)
-        raise ArchiveError(f"archive member {member.name!r} is truncated "
-                           f"({written} of {member.size} bytes)")
-    os.replace(partial, destination)
+        if written != member.size:
+            raise ArchiveError(f"archive member {member.name!r} is truncated "
+                               f"({written} of {member.size} bytes)")
 
 
 def _describe(names: list[str], limit: int = 8) -> str:
+    """The first member names, for an error message."""
     if not names:
         return "nothing (empty archive)"
     shown = ", ".join(names[:limit])
@@ -121,6 +121,7 @@ def _checkpoint_prefixes(files: list[str]) -> list[str]:
 
 
 def _step(prefix: str) -> int:
+    """The training step in a checkpoint prefix (``model.ckpt-30000`` -> 30000; none -> -1)."""
     match = _STEP_SUFFIX.search(prefix)
     return int(match.group(1)) if match else -1
 

@@ -45,6 +45,7 @@ def normalize_prefix(path: str | os.PathLike) -> Path:
 
 
 def is_checkpoint_prefix(path: str | os.PathLike) -> bool:
+    """Whether ``path`` (a prefix or one of its files) has a checkpoint ``.index`` beside it."""
     prefix = normalize_prefix(path)
     return Path(f"{prefix}.index").is_file()
 

@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from deeplab.atomic import write_text_atomic
 from deeplab.weights.errors import ChecksumError, DownloadError, OfflineError
 
 CACHE_ENV_VAR = "DEEPLAB_CACHE_DIR"
@@ -45,6 +46,7 @@ def cache_dir() -> Path:
 
 
 def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
@@ -54,12 +56,6 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
 
 
 def _recorded_sha256(path: Path) -> str | None:
@@ -74,7 +70,7 @@ def _cached_file_ok(path: Path, expected: str | None) -> bool:
     """A cached file is good when its hash matches the expected or the recorded one."""
     reference = expected or _recorded_sha256(path)
     if reference is None:
-        _write_atomically(_sidecar(path), f"{file_sha256(path)}  {path.name}\n")
+        write_text_atomic(_sidecar(path), f"{file_sha256(path)}  {path.name}\n")
         return True
     return file_sha256(path) == reference.lower()
 
@@ -190,7 +186,7 @@ def _download_locked(url: str, destination: Path, *, sha256: str | None, attempt
         raise ChecksumError(f"{url}: SHA-256 {digest} does not match the expected {sha256}; the "
                             f"download was discarded")
     os.replace(part, destination)
-    _write_atomically(_sidecar(destination), f"{digest}  {destination.name}\n")
+    write_text_atomic(_sidecar(destination), f"{digest}  {destination.name}\n")
     return destination
 
 

@@ -17,21 +17,19 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from deeplab.weights.architecture import ASPP_BRANCH, BACKBONE_SCOPES
 from deeplab.weights.errors import FrozenGraphError
 
-BACKBONE_SCOPES = {"MobilenetV2": "mobilenet_v2", "xception_65": "xception_65"}
 VARIABLE_LEAVES = frozenset({
     "weights", "biases", "depthwise_weights", "pointwise_weights",
     "gamma", "beta", "moving_mean", "moving_variance",
 })
 _FIRST_CONV = ("MobilenetV2/Conv/Conv2D", "xception_65/entry_flow/conv1_1/Conv2D")
-_ASPP_BRANCH = re.compile(r"^aspp(\d+)(?:_depthwise)?/")
 _PASS_THROUGH = frozenset({"Pad", "PadV2", "MirrorPad", "Identity"})
 _SMALL_CONST_BYTES = 4096
 
@@ -216,9 +214,9 @@ def graph_facts(graph_def, *, static_shapes: bool = True) -> GraphFacts:
                                    f"graph (expected a largest rate of 1, 2 or 4)")
         output_stride = 32 // largest
     branch_rates: dict[int, int] = {}
-    branches = {int(m.group(1)) for v in variable_names if (m := _ASPP_BRANCH.match(v))}
+    branches = {int(m.group(1)) for v in variable_names if (m := ASPP_BRANCH.match(v))}
     for name, rate in rates.items():
-        match = _ASPP_BRANCH.match(name)
+        match = ASPP_BRANCH.match(name)
         if match:
             branch_rates[int(match.group(1))] = rate
     atrous_rates = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from deeplab.config import CITYSCAPES_CLASSES, PASCAL_VOC_CLASSES
+from deeplab.config import CITYSCAPES_CLASSES, PASCAL_VOC_CLASSES, default_atrous_rates
 
 # ADE20K scene parsing (SceneParse150): DeepLab predicts 151 labels, 0 being "other" (unlabelled).
 ADE20K_CLASSES = (
@@ -89,10 +89,12 @@ class OfficialRelease:
 
     @property
     def url(self) -> str:
+        """Where the archive is downloaded from."""
         return DOWNLOAD_ROOT + self.archive
 
     @property
     def num_classes(self) -> int:
+        """Number of labels the release predicts."""
         return len(self.class_names)
 
     @property
@@ -100,7 +102,7 @@ class OfficialRelease:
         """ASPP rates at :attr:`output_stride` (none for the MobileNetV2 releases)."""
         if self.backbone != "xception_65":
             return ()
-        return (6, 12, 18) if self.output_stride == 16 else (12, 24, 36)
+        return default_atrous_rates(self.output_stride)
 
 
 def _pascal(miou, split, os_, scales=(1.0,), flip=False):
@@ -192,6 +194,7 @@ for _release in OFFICIAL_RELEASES:
 
 
 def registry_names() -> list[str]:
+    """Entry names of every official release, sorted."""
     return sorted(REGISTRY)
 
 

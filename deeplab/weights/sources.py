@@ -29,7 +29,7 @@ from typing import Literal
 
 import numpy as np
 
-from deeplab.config import ModelConfig, default_atrous_rates
+from deeplab.config import ModelConfig, default_atrous_rates, scale_atrous_rates
 from deeplab.weights import archive as archive_lib
 from deeplab.weights.architecture import infer_config
 from deeplab.weights.checkpoint import is_checkpoint_prefix, normalize_prefix, read_checkpoint
@@ -38,6 +38,9 @@ from deeplab.weights.errors import UnknownSourceError, WeightsError
 from deeplab.weights.frozen_graph import GraphFacts, read_frozen_graph
 from deeplab.weights.registry import OfficialRelease, find_release, registry_names
 
+#: What makes a folder a training run (deeplab.training.run_folder's MODEL_CONFIG_FILE and
+#: CHECKPOINT_DIR, not imported so reading releases never imports the training package). Loose on
+#: purpose: a damaged run folder goes to the run-folder loader, whose error says what is missing.
 TRAINING_RUN_MARKERS = ("model_config.json", "checkpoints")
 
 
@@ -60,6 +63,7 @@ def is_training_run(path: str | os.PathLike) -> bool:
 
 
 def _registry_hint(*names: str) -> OfficialRelease | None:
+    """The registry entry named by the first of ``names`` that is a release name, if any."""
     for name in names:
         if name:
             entry = find_release(name)
@@ -68,12 +72,10 @@ def _registry_hint(*names: str) -> OfficialRelease | None:
     return None
 
 
-def _scaled_rates(rates: tuple[int, ...], from_stride: int, to_stride: int) -> tuple[int, ...]:
-    return tuple(max(1, rate * from_stride // to_stride) for rate in rates)
-
-
 def _load_files(files: archive_lib.ReleaseFiles, *, path: Path, hint: OfficialRelease | None,
                 output_stride: int | None) -> Release:
+    """Weights from the checkpoint (else the graph), architecture from the variables, stride,
+    rates and crop size from the graph, else the registry entry, else the defaults."""
     graph = None
     if files.frozen_graph is not None:
         graph = read_frozen_graph(files.frozen_graph,
@@ -95,7 +97,7 @@ def _load_files(files: archive_lib.ReleaseFiles, *, path: Path, hint: OfficialRe
     stride = output_stride or fixed_stride
     rates = facts.atrous_rates
     if rates and output_stride and facts.output_stride and output_stride != facts.output_stride:
-        rates = _scaled_rates(rates, facts.output_stride, output_stride)
+        rates = scale_atrous_rates(rates, facts.output_stride, output_stride)
     if rates is None and hint is not None and hint.backbone == "xception_65" and stride:
         rates = default_atrous_rates(stride)
     crop = facts.crop_size or (hint.crop_size if hint is not None else None)
@@ -208,19 +210,14 @@ def resolve_model(source: str | os.PathLike | OfficialRelease, *,
     Adds ``.keras`` files and training run folders to what :func:`load_release` reads.
     Returns ``(keras.Model, ModelConfig)``.
     """
-    from deeplab.model import assign_original_weights, build_deeplab, load_model
+    from deeplab.model import (assign_original_weights, build_deeplab, load_model,
+                               rebuild_at_output_stride)
 
     if not isinstance(source, OfficialRelease):
         path = Path(source).expanduser()
         if path.is_file() and path.suffix == ".keras":
             model, config = load_model(path)
-            if output_stride is not None and output_stride != config.output_stride:
-                rates = _scaled_rates(config.atrous_rates, config.output_stride, output_stride)
-                config = config.replace(output_stride=output_stride, atrous_rates=rates)
-                rebuilt = build_deeplab(config)
-                rebuilt.set_weights(model.get_weights())
-                model = rebuilt
-            return model, config
+            return rebuild_at_output_stride(model, config, output_stride)
         if is_training_run(path):
             return _resolve_training_run(path, output_stride)
     release = load_release(source, output_stride=output_stride)

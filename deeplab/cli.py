@@ -1,0 +1,120 @@
+"""Command-line entry points: argument parsing only, the work is the library's.
+
+``train_main`` backs ``train.py`` and the ``deeplab-train`` console script, ``export_main``
+backs ``export.py`` and ``deeplab-export``. Both take ``argv`` (for tests) and return the exit
+status. TensorFlow's C++ logging is quietened before anything imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+TRAIN_DESCRIPTION = """\
+Fine-tune DeepLab: deeplab-train --config configs/NAME.yaml --model-dir DIR
+
+Quick-start flags override the config: --weights SOURCE (anything deeplab-export accepts),
+--data DIR (a folder data set: images/ + masks/), --steps N; --set key.path=value overrides any
+config field. Running again with the same --model-dir resumes. --eval-only scores the run's
+latest weights (or --weights when the folder has none) on the eval split."""
+
+EXPORT_DESCRIPTION = """\
+Export a DeepLab model: SavedModel (default), TFLite, a release-style frozen graph, .keras, ONNX.
+
+    deeplab-export --weights SOURCE --output DIR
+    deeplab-export --weights SOURCE --output model.tflite --format tflite --precision int8 \\
+        --calibration-dir photos/
+    deeplab-export --weights SOURCE --output model.tar.gz --format compat
+
+SOURCE is anything deeplab loads: a registry name, release archive or folder, checkpoint prefix,
+frozen graph, .keras file or training run folder. Every export checks itself after writing."""
+
+
+def _quiet_tensorflow() -> None:
+    """Hide TensorFlow's C++ start-up chatter unless the user asked for it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def train_parser() -> argparse.ArgumentParser:
+    """The ``train.py`` / ``deeplab-train`` arguments."""
+    parser = argparse.ArgumentParser(description=TRAIN_DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="YAML experiment config (configs/*.yaml)")
+    parser.add_argument("--model-dir", required=True, help="run folder (created or resumed)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="override a config field, e.g. schedule.steps=100")
+    parser.add_argument("--weights", help="initial weights: registry name, archive, folder, "
+                        "checkpoint prefix, frozen graph, .keras file or run folder")
+    parser.add_argument("--data", help="folder data set with images/ and masks/")
+    parser.add_argument("--steps", type=int, help="total training steps (schedule.steps)")
+    parser.add_argument("--eval-only", action="store_true", help="evaluate, do not train")
+    return parser
+
+
+def train_main(argv: list[str] | None = None) -> int:
+    """Parse ``train.py`` arguments and run :func:`deeplab.training.cli.run_from_args`."""
+    _quiet_tensorflow()
+    args = train_parser().parse_args(argv)
+    from deeplab.training.cli import run_from_args
+
+    return run_from_args(config=args.config, model_dir=args.model_dir, overrides=args.overrides,
+                         weights=args.weights, data=args.data, steps=args.steps,
+                         eval_only=args.eval_only)
+
+
+def export_parser() -> argparse.ArgumentParser:
+    """The ``export.py`` / ``deeplab-export`` arguments (formats, precisions from the library)."""
+    from deeplab.export.api import FORMATS, PRECISIONS_BY_FORMAT
+    from deeplab.export.verify import DEFAULT_MIN_AGREEMENT, KERAS_FILE_MIN_AGREEMENT
+
+    precisions = sorted({p for values in PRECISIONS_BY_FORMAT.values() for p in values})
+    by_format = "; ".join(f"{name}: {'|'.join(values)}"
+                          for name, values in PRECISIONS_BY_FORMAT.items())
+    parser = argparse.ArgumentParser(description=EXPORT_DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", required=True, help="weights source (name, archive, folder, "
+                        "checkpoint prefix, frozen graph, .keras, run folder)")
+    parser.add_argument("--output", required=True, help="output folder (saved_model) or file")
+    parser.add_argument("--format", default="saved_model", choices=FORMATS)
+    parser.add_argument("--precision", default="float32", choices=precisions, help=by_format)
+    parser.add_argument("--no-fold-batch-norm", dest="fold_batch_norm", action="store_false",
+                        help="keep batch norm as separate ops (default: folded into the convs)")
+    parser.add_argument("--jit-compile", action="store_true",
+                        help="compile the network with XLA in the SavedModel")
+    parser.add_argument("--sample-dir", help="images to check the export on (default: generated)")
+    parser.add_argument("--samples", type=int, default=3, help="number of check images")
+    parser.add_argument("--calibration-dir", help="representative images for int8 calibration")
+    parser.add_argument("--calibration-limit", type=int, default=100,
+                        help="at most this many calibration images (default: %(default)s)")
+    defaults = ", ".join(f"{value} for {precision}"
+                         for precision, value in DEFAULT_MIN_AGREEMENT.items())
+    parser.add_argument("--min-agreement", type=float,
+                        help=f"required label agreement with the Keras model (0-1; default "
+                             f"{defaults}; {KERAS_FILE_MIN_AGREEMENT} for --format keras)")
+    parser.add_argument("--output-stride", type=int, choices=(8, 16),
+                        help="run the network at this output stride (default: the release's)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    return parser
+
+
+def export_main(argv: list[str] | None = None) -> int:
+    """Parse ``export.py`` arguments and run :func:`deeplab.export.export`; errors -> exit 1."""
+    _quiet_tensorflow()
+    parser = export_parser()
+    args = parser.parse_args(argv)
+    from deeplab.export import ExportError, export
+    from deeplab.weights import WeightsError
+
+    try:
+        export(args.weights, args.output, format=args.format, precision=args.precision,
+               fold_batch_norm=args.fold_batch_norm, jit_compile=args.jit_compile,
+               sample_dir=args.sample_dir, samples=args.samples,
+               calibration_dir=args.calibration_dir, calibration_limit=args.calibration_limit,
+               min_agreement=args.min_agreement, output_stride=args.output_stride,
+               overwrite=args.overwrite)
+    except (ExportError, WeightsError, ValueError) as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
+    return 0
