@@ -72,7 +72,10 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False,
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (parents created); returns ``path``."""
     with atomic_path(path) as temporary:
-        temporary.write_bytes(data)
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())  # the rename must never publish unwritten data
     return Path(path)
 
 

@@ -1,47 +1,163 @@
 """Reading photos and label masks from disk as numpy arrays (OpenCV), with errors that say what
 was expected.
 
-Used where files are read outside a ``tf.data`` graph: export check and calibration images, the
-TFDS folder builder, mask-encoding detection. (``tf.data`` pipelines decode with ``tf.io``.)
+The one place that turns real-world photo files into uint8 RGB: EXIF orientation, grayscale,
+alpha (kept separately), 16 bits per channel and CMYK JPEGs all end up the same shape. Used where
+files are read outside a ``tf.data`` graph: export check and calibration images, the TFDS folder
+builder, mask-encoding detection and portrait mode. (``tf.data`` pipelines decode with
+``tf.io``.) NumPy, OpenCV and Pillow only: the TensorFlow-free portrait path reads through it.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 #: Photo formats OpenCV decodes here (``tf.io.decode_image`` lacks WebP: see deeplab.data.folder).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+EXIF_ORIENTATION_TAG = 0x0112
 
 
-def _decode(path: str | os.PathLike, flags: int) -> np.ndarray | None:
+class UnreadableImageError(ValueError):
+    """A file that is missing, empty, truncated or not an image this program can decode."""
+
+
+@dataclass
+class Photo:
+    """An upright uint8 RGB image, its alpha channel if it had one, and where it came from."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    path: Path | None = None
+    orientation: int = 1
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+
+def exif_orientation(path: str | os.PathLike) -> int:
+    """The EXIF orientation tag (1..8) of an image file, 1 when absent or unreadable.
+
+    Pillow only parses the header here; the pixels are decoded by OpenCV.
+    """
+    try:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            value = int(image.getexif().get(EXIF_ORIENTATION_TAG, 1))
+    except Exception:  # no EXIF, or a format Pillow does not know: treat as upright
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def orient_upright(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Rotate/flip an image stored with EXIF ``orientation`` so that it displays upright."""
     import cv2
 
-    data = np.fromfile(str(path), np.uint8)
-    return cv2.imdecode(data, flags) if data.size else None
+    if orientation == 2:
+        return cv2.flip(image, 1)
+    if orientation == 3:
+        return cv2.rotate(image, cv2.ROTATE_180)
+    if orientation == 4:
+        return cv2.flip(image, 0)
+    if orientation == 5:
+        return cv2.flip(cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE), 1)
+    if orientation == 6:
+        return cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
+    if orientation == 7:
+        return cv2.flip(cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE), 1)
+    if orientation == 8:
+        return cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    return image
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Scale 16-bit or float images to uint8 (rounding), leave uint8 untouched."""
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if np.issubdtype(image.dtype, np.floating):
+        return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+    raise UnreadableImageError(f"unsupported pixel type {image.dtype}")
+
+
+def decode_image(data: bytes | np.ndarray, orientation: int = 1, name: str = "<bytes>") -> Photo:
+    """Decode encoded image bytes into an upright ``Photo`` (RGB uint8 + optional alpha)."""
+    import cv2
+
+    buffer = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else data
+    if buffer.size == 0:
+        raise UnreadableImageError(f"cannot read image {name}: the file is empty")
+    decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.size == 0:
+        raise UnreadableImageError(f"cannot read image {name}: expected a JPEG, PNG, BMP, TIFF or "
+                                   "WebP file (corrupt or unsupported format)")
+    decoded = to_uint8(decoded)
+    alpha = None
+    if decoded.ndim == 2:
+        rgb = cv2.cvtColor(decoded, cv2.COLOR_GRAY2RGB)
+    elif decoded.shape[2] == 1:
+        rgb = cv2.cvtColor(decoded[:, :, 0], cv2.COLOR_GRAY2RGB)
+    elif decoded.shape[2] == 2:  # gray + alpha
+        rgb = cv2.cvtColor(decoded[:, :, 0], cv2.COLOR_GRAY2RGB)
+        alpha = np.ascontiguousarray(decoded[:, :, 1])
+    elif decoded.shape[2] == 3:
+        rgb = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+    elif decoded.shape[2] == 4:
+        rgb = cv2.cvtColor(decoded, cv2.COLOR_BGRA2RGB)
+        alpha = np.ascontiguousarray(decoded[:, :, 3])
+    else:
+        raise UnreadableImageError(f"cannot read image {name}: unsupported channel count "
+                                   f"{decoded.shape[2]}")
+    if orientation != 1:
+        rgb = orient_upright(rgb, orientation)
+        alpha = None if alpha is None else orient_upright(alpha, orientation)
+    if alpha is not None and alpha.min() == 255:
+        alpha = None  # fully opaque: no information, keep the fast RGB path
+    return Photo(rgb=np.ascontiguousarray(rgb), alpha=alpha, orientation=orientation)
+
+
+def read_photo(path: str | os.PathLike, *, apply_orientation: bool = True) -> Photo:
+    """Read an image file as uint8 RGB (upright by its EXIF tag unless told not to); alpha kept
+    separately.
+
+    Grayscale becomes RGB, 16-bit becomes 8-bit, CMYK JPEGs are converted by the decoder.
+    ``apply_orientation=False`` keeps the stored pixel grid, ignoring the EXIF orientation tag,
+    as ``tf.io.decode_image`` does and as label masks (which carry no orientation) are drawn.
+    Raises ``UnreadableImageError`` (a ``ValueError``) naming the file when it cannot be read.
+    """
+    path = Path(path)
+    try:
+        data = np.fromfile(str(path), np.uint8)
+    except OSError as error:
+        raise UnreadableImageError(
+            f"cannot read image {path}: {error.strerror or error}") from error
+    orientation = exif_orientation(path) if apply_orientation else 1
+    photo = decode_image(data, orientation, name=str(path))
+    photo.path = path
+    return photo
 
 
 def read_rgb(path: str | os.PathLike, *, apply_orientation: bool = True) -> np.ndarray:
-    """A photo as uint8 RGB ``[H, W, 3]`` (grey expanded, alpha dropped).
-
-    ``apply_orientation=False`` keeps the stored pixel grid, ignoring the EXIF orientation tag,
-    as ``tf.io.decode_image`` does and as label masks (which carry no orientation) are drawn.
-    """
-    import cv2
-
-    flags = cv2.IMREAD_COLOR | (0 if apply_orientation else cv2.IMREAD_IGNORE_ORIENTATION)
-    image = _decode(path, flags)
-    if image is None:
-        raise ValueError(f"cannot read image {path}: expected a JPEG, PNG, BMP or WebP file")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    """A photo as uint8 RGB ``[H, W, 3]`` (grey expanded, alpha dropped); see :func:`read_photo`."""
+    return read_photo(path, apply_orientation=apply_orientation).rgb
 
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:
     """A label mask as a 2-D uint8 array of class ids (no colour conversion, no orientation)."""
     import cv2
 
-    mask = _decode(path, cv2.IMREAD_UNCHANGED)
+    data = np.fromfile(str(path), np.uint8)
+    mask = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if mask is None:
         raise ValueError(f"cannot read mask {path}: expected a single-channel PNG of class ids")
     if mask.ndim == 3:

@@ -1,4 +1,4 @@
-"""Reading real-world photos: EXIF orientation, gray, alpha, 16-bit, CMYK, corrupt; atomic writes."""
+"""Reading real-world photos: EXIF orientation, gray, alpha, 16-bit, CMYK, corrupt; writing."""
 
 from __future__ import annotations
 
@@ -67,17 +67,6 @@ def test_unreadable_files_raise_a_named_error(tmp_path, content):
         portrait_io.read_image(path)
     with pytest.raises(portrait_io.UnreadableImageError, match="missing.jpg"):
         portrait_io.read_image(tmp_path / "missing.jpg")
-
-
-def test_atomic_output_leaves_nothing_on_error_and_keeps_old_file(tmp_path):
-    target = tmp_path / "out.png"
-    target.write_bytes(b"old")
-    with pytest.raises(RuntimeError):
-        with portrait_io.atomic_output(target) as temp:
-            temp.write_bytes(b"half")
-            raise RuntimeError("crash mid-write")
-    assert target.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
 
 
 def test_jpeg_cannot_hold_alpha(tmp_path):

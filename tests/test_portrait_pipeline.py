@@ -9,23 +9,11 @@ import numpy as np
 import pytest
 
 from deeplab.portrait import io as portrait_io
+from deeplab.portrait.cli import main as infer_main
 from deeplab.portrait.composite import MODES
 from deeplab.portrait.pipeline import PortraitOptions, expand_inputs, run_portrait
 from deeplab.portrait.video import process_video, video_info
 from deeplab.portrait.render import RenderConfig
-
-from conftest import PROJECT_ROOT
-
-
-def load_cli():
-    """The root-level infer.py as a module (the project root is not a package)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("infer", PROJECT_ROOT / "infer.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 class FakeSegmenter:
     """A 2-class model that calls every bright pixel "person" (soft, like real probabilities)."""
@@ -124,7 +112,7 @@ def test_input_is_never_overwritten_without_flag(tmp_path):
 def test_corrupt_file_is_reported_and_skipped(tmp_path, photos, capsys):
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
     (photos / "empty.png").write_bytes(b"")
-    code = load_cli().main([str(photos), "--output", str(tmp_path / "out"), "--quiet"])
+    code = infer_main([str(photos), "--output", str(tmp_path / "out"), "--quiet"])
     assert code != 0
     assert (tmp_path / "out" / "a.jpg").is_file() and (tmp_path / "out" / "sub" / "b.png").is_file()
     assert not (tmp_path / "out" / "broken.jpg").exists()
@@ -142,15 +130,13 @@ def fake_model(monkeypatch):
 def test_no_partial_output_when_writing_fails(tmp_path, monkeypatch):
     photo = save_rgb(tmp_path / "p.jpg", portrait_photo())
     out = tmp_path / "out"
-    real_fsync = portrait_io.os.fsync
-
-    def failing_fsync(fd):  # the data is half on disk when the "disk" fails
+    def disk_full(descriptor):  # the data went to the temp file; flushing it to disk fails
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(portrait_io.os, "fsync", failing_fsync)
-    summary = run_portrait([photo], PortraitOptions(output_dir=out), model=FakeSegmenter(),
-                           progress=False)
-    monkeypatch.setattr(portrait_io.os, "fsync", real_fsync)
+    with monkeypatch.context() as patch:
+        patch.setattr("deeplab.atomic.os.fsync", disk_full)
+        summary = run_portrait([photo], PortraitOptions(output_dir=out), model=FakeSegmenter(),
+                               progress=False)
     assert summary.exit_code == 1 and "No space" in summary.failed[0][1]
     assert list(out.iterdir()) == []  # neither the output nor a temp file is left behind
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from deeplab.atomic import write_bytes_atomic, write_text_atomic
 from deeplab.portrait.matte import softmax
 
 PAD_VALUE = np.float32(127.5)
@@ -291,29 +291,13 @@ def source_fingerprint(source: str | os.PathLike) -> str:
                                         "checkpoint prefix or registry name)")
             parts = [f"registry:{entry.name}:{entry.sha256 or entry.url}"]
     if memo != before:
-        _write_text_atomic(memo_path, json.dumps(memo))
+        write_text_atomic(memo_path, json.dumps(memo))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def cache_key(source: str | os.PathLike, crop_size: int, precision: str) -> str:
     text = f"deeplab-litert-v{CACHE_FORMAT}|{source_fingerprint(source)}|{crop_size}|{precision}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    _write_bytes_atomic(path, text.encode())
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def convert_source(source: str | os.PathLike, crop_size: int, precision: str = "float32",
@@ -360,6 +344,6 @@ def load_litert_model(source: str | os.PathLike, crop_size: int = 513,
             print(f"converting {source} to a {precision} TFLite network at {crop_size} px "
                   f"(once; cached in {target.parent})", file=log)
         content, metadata = convert_source(source, crop_size, precision)
-        _write_bytes_atomic(target, content)
-        _write_text_atomic(sidecar, json.dumps(metadata, indent=2))  # last: marks completion
+        write_bytes_atomic(target, content)
+        write_text_atomic(sidecar, json.dumps(metadata, indent=2))  # last: marks completion
     return LiteRTModel(target, num_threads=num_threads, reload=reload)

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Callable
 
 import cv2
-import numpy as np
 
-from deeplab.portrait.io import UnreadableImageError, atomic_output
+from deeplab.atomic import atomic_path
+from deeplab.image_files import UnreadableImageError
 from deeplab.portrait.matte import TemporalSmoother, refine, subject_probability
 from deeplab.portrait.models import ProbabilityModel
 from deeplab.portrait.render import VIDEO_INPUT_SIZE, RenderConfig, render, working_image
@@ -164,7 +164,7 @@ def process_video(source: str | Path, destination: str | Path, model: Probabilit
 
     stages = []
     try:
-        with atomic_output(destination) as temp_path:
+        with atomic_path(destination) as temp_path:
             writer = None
             try:
                 stages.append(_Stage(_read_frames(capture), prepare))
