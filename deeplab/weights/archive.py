@@ -184,10 +184,15 @@ def extract_release(archive: str | os.PathLike, destination: str | os.PathLike, 
             f"a DeepLab release .tar.gz containing {EXPECTED_CONTENTS}") from error
     graph, prefix = choose_release_files(written, graph_member=graph_member,
                                          checkpoint_member=checkpoint_member)
+    return _release_files(root, graph, prefix, f"{archive}: expected a DeepLab release archive "
+                          f"containing {EXPECTED_CONTENTS}; found: {_describe(names)}")
+
+
+def _release_files(root: Path, graph: str | None, prefix: str | None,
+                   missing_message: str) -> ReleaseFiles:
+    """The chosen files under ``root``, or ``ArchiveError(missing_message)`` when none was found."""
     if graph is None and prefix is None:
-        raise ArchiveError(
-            f"{archive}: expected a DeepLab release archive containing {EXPECTED_CONTENTS}; "
-            f"found: {_describe(names)}")
+        raise ArchiveError(missing_message)
     return ReleaseFiles(frozen_graph=root / graph if graph else None,
                         checkpoint_prefix=root / prefix if prefix else None)
 
@@ -207,10 +212,8 @@ def find_release_files(directory: str | os.PathLike) -> ReleaseFiles:
         for sub in sorted(p for p in directory.iterdir() if p.is_dir()):
             files.extend(f"{sub.name}/{p.name}" for p in sorted(sub.iterdir()) if p.is_file())
     graph, prefix = choose_release_files(files)
-    if graph is None and prefix is None:
-        raise ArchiveError(
-            f"{directory}: expected a DeepLab release folder containing {FROZEN_GRAPH_NAME} or "
-            f"model.ckpt*.index (+ its .data-* shards); found: {_describe(files)}")
-    return ReleaseFiles(frozen_graph=directory / graph if graph else None,
-                        checkpoint_prefix=directory / prefix if prefix else None)
+    return _release_files(directory, graph, prefix,
+                          f"{directory}: expected a DeepLab release folder containing "
+                          f"{FROZEN_GRAPH_NAME} or model.ckpt*.index (+ its .data-* shards); "
+                          f"found: {_describe(files)}")
 
