@@ -7,13 +7,12 @@ All functions are TensorFlow ops so they run inside ``tf.function`` and SavedMod
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
-CROP_SIZE = 513
-PAD_VALUE = 127.5
-#: The graph multiplies by float32(2/255) and subtracts 1, in that order.
-SCALE = np.float32(2.0 / 255.0)
+from deeplab.input_format import CROP_SIZE, PAD_VALUE, SCALE
+
+__all__ = ["CROP_SIZE", "PAD_VALUE", "SCALE", "pad_and_normalize", "resize_to_crop",
+           "resized_size", "to_batch", "to_model_range"]
 
 
 def resized_size(height, width, crop_size: int = CROP_SIZE):

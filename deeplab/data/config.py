@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from deeplab.input_format import PAD_VALUE
+
 SOURCE_KINDS = ("folder", "tfds", "voc")
 MASK_ENCODINGS = ("auto", "class_ids", "binary")
 IGNORE_LABEL = 255
-#: The original's mean pixel, used to pad training crops (= deeplab.preprocessing.PAD_VALUE).
-MEAN_PIXEL = 127.5
+#: The original's mean pixel, used to pad training crops.
+MEAN_PIXEL = PAD_VALUE
 
 
 @dataclass

@@ -23,10 +23,9 @@ from typing import Sequence
 import numpy as np
 
 from deeplab.atomic import write_bytes_atomic, write_text_atomic
+from deeplab.input_format import PAD_VALUE, SCALE, resized_size
 from deeplab.portrait.matte import softmax
 
-PAD_VALUE = np.float32(127.5)
-SCALE = np.float32(2.0 / 255.0)  # as deeplab.preprocessing: pixel * SCALE - 1
 PRECISIONS = ("float32", "float16")
 CACHE_FORMAT = 1  # bump when the cached network or its sidecar changes meaning
 DEFAULT_THREADS = 2
@@ -41,12 +40,6 @@ def default_threads() -> int:
 
 
 # -- pre- and post-processing, numpy versions of deeplab.preprocessing / deeplab.inference ---------
-def resized_size(height: int, width: int, crop_size: int) -> tuple[int, int]:
-    """(h, w) with the longer side ``crop_size``, truncated as ``deeplab.preprocessing``."""
-    ratio = crop_size / max(height, width)
-    return int(np.floor(ratio * height)), int(np.floor(ratio * width))
-
-
 def resize_to_crop(image: np.ndarray, crop_size: int) -> np.ndarray:
     """uint8 ``[H, W, 3]`` with the longer side brought to ``crop_size`` (unchanged if equal).
 
