@@ -80,7 +80,9 @@ def export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", default="saved_model", choices=FORMATS)
     parser.add_argument("--precision", default="float32", choices=precisions, help=by_format)
     parser.add_argument("--no-fold-batch-norm", dest="fold_batch_norm", action="store_false",
-                        help="keep batch norm as separate ops (default: folded into the convs)")
+                        help="export the network as built, without the exact inference rewrites "
+                             "(default: batch norm folded into the convs, ASPP head simplified, "
+                             "native dilated kernels in TensorFlow formats)")
     parser.add_argument("--jit-compile", action="store_true",
                         help="compile the network with XLA in the SavedModel")
     parser.add_argument("--sample-dir", help="images to check the export on (default: generated)")

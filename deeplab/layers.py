@@ -2,8 +2,9 @@
 
 Layer names mirror the original TF1 variable scopes with ``/`` replaced by ``.`` (Keras forbids
 ``/`` in names), so ``MobilenetV2.expanded_conv_1.expand`` holds ``MobilenetV2/expanded_conv_1/expand/weights``.
-Every weight-carrying layer is a stock Keras layer; the only custom layer is the align-corners
-resize, which the original graph uses everywhere and Keras does not offer.
+Every weight-carrying layer of the model is a stock Keras layer; the custom layers are the
+align-corners resize (the original graph uses it everywhere and Keras does not offer it), the
+fused-kernel batch norm, and the inference-only native dilated depthwise convolution.
 """
 
 from __future__ import annotations
@@ -85,6 +86,33 @@ class BatchNorm(keras.layers.BatchNormalization):
             variance=tf.cast(self.moving_variance, tf.float32),
             epsilon=self.epsilon, is_training=False)
         return outputs
+
+
+@keras.saving.register_keras_serializable(package="deeplab")
+class NativeDilatedDepthwiseConv2D(keras.layers.DepthwiseConv2D):
+    """``DepthwiseConv2D`` whose dilated form runs TensorFlow's native dilated kernel: inference only.
+
+    ``tf.nn.depthwise_conv2d`` (what Keras calls, and what the original graphs contain) computes
+    a dilated depthwise convolution as SpaceToBatchND + undilated conv + BatchToSpaceND, copying
+    the feature map twice per layer; at output stride 8 those copies are a fifth of
+    MobileNetV2's run time on CPU. ``DepthwiseConv2dNative`` with ``dilations`` is the same maths in
+    one oneDNN kernel that also fuses the bias and ReLU6 after it (2.5x faster per layer here).
+    Its gradient ignores the dilation on CPU (TensorFlow 2.21, checked), so training calls fall
+    back to the stock path; :func:`deeplab.export.optimize.native_dilations` swaps this layer in
+    for exported inference networks only.
+    """
+
+    def call(self, inputs, training=None):
+        dilated = max(self.dilation_rate) > 1
+        if training or not dilated or self.data_format != "channels_last":
+            return super().call(inputs)
+        outputs = tf.raw_ops.DepthwiseConv2dNative(
+            input=inputs, filter=tf.cast(self.kernel, inputs.dtype),
+            strides=[1, *self.strides, 1], padding=self.padding.upper(),
+            dilations=[1, *self.dilation_rate, 1])
+        if self.use_bias:
+            outputs = tf.nn.bias_add(outputs, tf.cast(self.bias, outputs.dtype))
+        return outputs if self.activation is None else self.activation(outputs)
 
 
 def conv_bn(x, filters: int, kernel_size: int, name: str, *, strides: int = 1,

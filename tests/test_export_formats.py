@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 
 from deeplab.config import ModelConfig
-from deeplab.export import ExportError, export, fold_batch_norm, with_precision
+from deeplab.export import (ExportError, export, fold_batch_norm, optimize_for_inference,
+                            simplify_head, with_precision)
 from deeplab.export.optimize import foldable_pairs
 from deeplab.export.verify import atomic_output, generated_images
 from deeplab.model import build_deeplab, save_model
@@ -180,3 +181,51 @@ def test_atomic_output_replaces_a_directory(tmp_path):
         (temporary / "new.txt").write_text("new")
     assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["saved"]
+
+
+def _close(got, expected, tolerance=1e-4):
+    return np.abs(got - expected).max() <= tolerance * max(1.0, np.abs(expected).max())
+
+
+@pytest.mark.parametrize("config", [
+    ModelConfig("mobilenet_v2", 0.5, 3, 8, crop_size=97),  # projection merged into aspp0
+    ModelConfig("mobilenet_v2", 0.5, 3, 16, atrous_rates=(6, 12, 18), decoder_output_stride=4,
+                crop_size=97),  # atrous branches + decoder: only the image-pooling bias
+], ids=["mnv2-os8", "mnv2-aspp-decoder"])
+def test_optimize_for_inference_keeps_the_outputs(config):
+    from deeplab.layers import NativeDilatedDepthwiseConv2D
+
+    model = build_deeplab(config)
+    _randomize_batch_norm(model, np.random.default_rng(2))
+    for layer in model.layers:  # non-zero biases everywhere, so the bias algebra is exercised
+        if isinstance(layer, keras.layers.Conv2D) and layer.use_bias:
+            layer.bias.assign(np.random.default_rng(3).normal(0, 0.3, layer.bias.shape))
+    optimized = optimize_for_inference(model, native_kernels=True)
+    names = {layer.name for layer in optimized.layers}
+    assert "concat_projection.image_pooling" in names
+    assert optimized.get_layer("concat_projection").kernel.shape[2] == \
+        model.get_layer("concat_projection").kernel.shape[2] - 256
+    merged = config.atrous_rates == ()
+    aspp0_inputs = optimized.get_layer("aspp0").kernel.shape[2]
+    assert (aspp0_inputs != model.get_layer("aspp0").kernel.shape[2]) == merged
+    dilated = [layer for layer in optimized.layers
+               if isinstance(layer, keras.layers.DepthwiseConv2D) and max(layer.dilation_rate) > 1]
+    assert dilated and all(isinstance(layer, NativeDilatedDepthwiseConv2D) for layer in dilated)
+    images = np.random.default_rng(0).uniform(-1, 1, (2, 97, 129, 3)).astype(np.float32)
+    expected = model(images, training=False).numpy()
+    assert _close(optimized(images, training=False).numpy(), expected)
+    # the rewrites leave the source model alone and are skipped when they cannot apply
+    assert "concat_projection.image_pooling" not in {layer.name for layer in model.layers}
+    assert optimize_for_inference(model, fold=False) is model
+    assert simplify_head(model) is model  # batch norm not folded: nothing to simplify
+
+
+def test_simplify_head_without_image_pooling_merges_only():
+    config = ModelConfig("mobilenet_v2", 0.5, 3, 16, image_pooling=False, crop_size=97)
+    model = build_deeplab(config)
+    _randomize_batch_norm(model, np.random.default_rng(4))
+    folded = fold_batch_norm(model)
+    simplified = simplify_head(folded)
+    assert "concat_projection.image_pooling" not in {layer.name for layer in simplified.layers}
+    images = np.random.default_rng(0).uniform(-1, 1, (1, 97, 97, 3)).astype(np.float32)
+    assert _close(simplified(images).numpy(), model(images, training=False).numpy())

@@ -67,3 +67,32 @@ def test_batch_norm_inference_equals_fused_kernel_and_training_updates(rng):
     before = layer.moving_mean.numpy().copy()
     layer(x, training=True)
     assert not np.allclose(before, layer.moving_mean.numpy())
+
+
+@pytest.mark.parametrize("rate,padding", [(2, "same"), (4, "same"), (2, "valid")])
+def test_native_dilated_depthwise_equals_the_stock_layer(rng, rate, padding):
+    import keras
+
+    from deeplab.layers import NativeDilatedDepthwiseConv2D
+
+    stock = keras.layers.DepthwiseConv2D(3, dilation_rate=rate, padding=padding, use_bias=True,
+                                         activation="relu")
+    native = NativeDilatedDepthwiseConv2D.from_config(stock.get_config())
+    images = rng.normal(size=(2, 17, 23, 8)).astype(np.float32)
+    stock.build(images.shape)
+    native.build(images.shape)
+    stock.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in stock.get_weights()])
+    native.set_weights(stock.get_weights())
+    np.testing.assert_allclose(native(images).numpy(), stock(images).numpy(), atol=1e-5)
+    # the native kernel's CPU gradient ignores the dilation: training uses the stock path
+    inputs = tf.constant(images)
+    gradients = []
+    for layer, training in ((stock, None), (native, True)):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss = tf.reduce_sum(tf.square(layer(inputs, training=training)))
+        gradients.append(tape.gradient(loss, [inputs, layer.kernel]))
+    for got, expected in zip(gradients[1], gradients[0]):
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-3)
+    assert NativeDilatedDepthwiseConv2D.from_config(native.get_config()).dilation_rate == \
+        (rate, rate)

@@ -22,7 +22,7 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from deeplab.config import ModelConfig
-from deeplab.export.optimize import fold_batch_norm as fold
+from deeplab.export.optimize import optimize_for_inference
 from deeplab.export.original_graph import OriginalGraph
 from deeplab.export.saved_model import keras_reference
 from deeplab.export.verify import DEFAULT_MIN_AGREEMENT, Agreement, atomic_output, check
@@ -79,7 +79,7 @@ def export_compat(model: keras.Model, config: ModelConfig, output: str | os.Path
     folder = archive_name(output)
     if min_agreement is None:
         min_agreement = DEFAULT_MIN_AGREEMENT["float32"]
-    network = fold(model) if fold_batch_norm else model
+    network = optimize_for_inference(model, fold=fold_batch_norm)
     graph_def = compat_graph_def(network, config.crop_size)
     reference = keras_reference(model, config.crop_size)
     with atomic_output(output, directory=False, overwrite=overwrite) as temporary:

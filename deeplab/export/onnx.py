@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from deeplab.config import ModelConfig
-from deeplab.export.optimize import fold_batch_norm as fold
+from deeplab.export.optimize import fold_batch_norm
 from deeplab.export.verify import (DEFAULT_MIN_AGREEMENT, Agreement, ExportError, atomic_output,
                                    check)
 from deeplab.inference import logits_at_working_size
@@ -55,7 +55,9 @@ def export_onnx(model: keras.Model, config: ModelConfig, output: str | os.PathLi
     if min_agreement is None:
         min_agreement = DEFAULT_MIN_AGREEMENT["float32"]
     crop_size = config.crop_size
-    network = fold(model)
+    # BN folding only: tf2onnx 1.17 merges the simplified head's per-image bias Add into the
+    # Conv as a fourth input, which onnxruntime rejects.
+    network = fold_batch_norm(model)
     spec = (padded_crop_spec(crop_size),)
 
     @tf.autograph.experimental.do_not_convert

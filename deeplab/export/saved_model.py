@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from deeplab.config import ModelConfig
-from deeplab.export.optimize import PRECISIONS, fold_batch_norm, with_precision
+from deeplab.export.optimize import PRECISIONS, optimize_for_inference, with_precision
 from deeplab.export.serving import METADATA_FILENAME, DeepLabServing, serving_metadata
 from deeplab.export.verify import DEFAULT_MIN_AGREEMENT, Agreement, atomic_output, check
 from deeplab.inference import IMAGE_SPEC, segment
@@ -25,11 +25,13 @@ SAVED_MODEL_PRECISIONS = ("float32", "bfloat16")
 @dataclass(frozen=True)
 class InferenceOptions:
     """How the exported network computes. The default is the fastest path that keeps >= 99.9%
-    label agreement on this project's measurements (see docs/benchmarks.md): batch norm folded
-    into the convolutions, float32, no XLA (XLA's CPU convolutions were much slower here)."""
+    label agreement on this project's measurements (see docs/benchmarks.md): the exact rewrites
+    of :func:`~deeplab.export.optimize.optimize_for_inference` (batch norm folded, ASPP head
+    simplified, dilated depthwise convolutions as one native kernel), float32, no XLA (XLA's CPU
+    convolutions were much slower here)."""
 
     precision: str = "float32"
-    fold_batch_norm: bool = True
+    fold_batch_norm: bool = True  # also simplifies the ASPP head and uses native dilated kernels
     jit_compile: bool = False
 
     def __post_init__(self):
@@ -38,8 +40,9 @@ class InferenceOptions:
 
 
 def inference_network(model: keras.Model, options: InferenceOptions) -> keras.Model:
-    """The network the export runs: ``model`` BN-folded and/or at reduced precision."""
-    network = fold_batch_norm(model) if options.fold_batch_norm else model
+    """The network the export runs: ``model`` rewritten for inference and/or at reduced
+    precision, as ``options`` say."""
+    network = optimize_for_inference(model, fold=options.fold_batch_norm, native_kernels=True)
     return with_precision(network, options.precision)
 
 

@@ -22,7 +22,7 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from deeplab.config import ModelConfig
-from deeplab.export.optimize import fold_batch_norm as fold
+from deeplab.export.optimize import optimize_for_inference
 from deeplab.export.serving import serving_metadata
 from deeplab.export.verify import (DEFAULT_MIN_AGREEMENT, Agreement, ExportError, atomic_output,
                                    check, folder_images)
@@ -142,7 +142,7 @@ def export_tflite(model: keras.Model, config: ModelConfig, output: str | os.Path
     calibration = folder_images(calibration_dir, calibration_limit) if calibration_dir else ()
     if precision == "int8" and not calibration:
         raise ExportError("--precision int8 needs --calibration-dir with representative images")
-    network = fold(model) if fold_batch_norm else model
+    network = optimize_for_inference(model, fold=fold_batch_norm)
     content = convert(network, crop_size, precision, calibration)
     reference = tf.function(lambda x: logits_at_working_size(model, x, crop_size))
     metadata = serving_metadata(config, crop_size, tflite={

@@ -27,7 +27,7 @@ from deeplab.input_format import PAD_VALUE, SCALE, resized_size
 from deeplab.portrait.matte import softmax
 
 PRECISIONS = ("float32", "float16")
-CACHE_FORMAT = 1  # bump when the cached network or its sidecar changes meaning
+CACHE_FORMAT = 2  # bump when the cached network or its sidecar changes meaning
 DEFAULT_THREADS = 2
 
 
@@ -298,12 +298,12 @@ def convert_source(source: str | os.PathLike, crop_size: int, precision: str = "
     """(TFLite flatbuffer, sidecar metadata) of any weights source. Imports TensorFlow."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    from deeplab.export.optimize import fold_batch_norm
+    from deeplab.export.optimize import optimize_for_inference
     from deeplab.export.tflite import convert
     from deeplab.weights import resolve_model
 
     model, config = resolve_model(source)
-    content = convert(fold_batch_norm(model), crop_size, precision)
+    content = convert(optimize_for_inference(model), crop_size, precision)
     metadata = {"class_names": list(config.class_names), "num_classes": config.num_classes,
                 "crop_size": crop_size, "precision": precision, "source": str(source),
                 "cache_format": CACHE_FORMAT}
