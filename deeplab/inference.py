@@ -66,22 +66,34 @@ class Prediction:
 class Segmenter:
     """A DeepLab model plus the original pre- and post-processing, for numpy callers."""
 
-    def __init__(self, model: keras.Model, config: ModelConfig, crop_size: int | None = None):
+    def __init__(self, model: keras.Model, config: ModelConfig, crop_size: int | None = None, *,
+                 optimize: bool = True):
+        """``optimize``: run a copy of ``model`` with the exact inference rewrites
+        (:func:`deeplab.export.optimize.optimize_for_inference`: batch norm folded, ASPP head
+        simplified, native dilated kernels), 1.5-1.9x faster on CPU and > 99.99% of labels equal.
+        The copy is taken now: build a new ``Segmenter`` after changing ``model``'s weights."""
         self.model = model
         self.config = config
         self.crop_size = int(crop_size or config.crop_size)
-        self._segment = tf.function(lambda x: segment(self.model, x, self.crop_size),
+        network = model
+        if optimize:
+            from deeplab.export.optimize import optimize_for_inference
+
+            network = optimize_for_inference(model, native_kernels=True)
+        self.network = network
+        self._segment = tf.function(lambda x: segment(network, x, self.crop_size),
                                     input_signature=[IMAGE_SPEC])
-        self._logits = tf.function(lambda x: logits_at_working_size(self.model, x, self.crop_size),
+        self._logits = tf.function(lambda x: logits_at_working_size(network, x, self.crop_size),
                                    input_signature=[IMAGE_SPEC])
 
     @classmethod
-    def from_source(cls, source, *, crop_size: int | None = None, **kwargs) -> "Segmenter":
+    def from_source(cls, source, *, crop_size: int | None = None, optimize: bool = True,
+                    **kwargs) -> "Segmenter":
         """Any weights source: registry name, release archive/folder, checkpoint, graph, .keras."""
         from deeplab.weights import resolve_model
 
         model, config = resolve_model(source, **kwargs)
-        return cls(model, config, crop_size)
+        return cls(model, config, crop_size, optimize=optimize)
 
     @property
     def class_names(self) -> tuple[str, ...]:
