@@ -99,7 +99,7 @@ class NativeDilatedDepthwiseConv2D(keras.layers.DepthwiseConv2D):
     one oneDNN kernel that also fuses the bias and ReLU6 after it (2.5x faster per layer here).
     Its gradient ignores the dilation on CPU (TensorFlow 2.21, checked), so training calls fall
     back to the stock path; :func:`deeplab.export.optimize.native_dilations` swaps this layer in
-    for exported inference networks only.
+    for inference networks only (SavedModel exports, ``Segmenter``).
     """
 
     def call(self, inputs, training=None):

@@ -1,6 +1,6 @@
-"""Inference-only rewrites of a DeepLab Keras model: batch-norm folding and reduced precision.
+"""Inference-only rewrites of a DeepLab Keras model: exact ones for speed, and reduced precision.
 
-Both return a *new* Keras model and leave the original untouched, so the original stays the
+Each returns a *new* Keras model and leave the original untouched, so the original stays the
 reference that exports are checked against.
 
 - :func:`fold_batch_norm`: every ``Conv2D``/``DepthwiseConv2D`` followed only by a batch norm gets
@@ -9,7 +9,9 @@ reference that exports are checked against.
   op per block disappears, which lets TensorFlow fuse conv + bias + ReLU6 into one kernel.
 - :func:`native_dilations`: every dilated ``DepthwiseConv2D`` becomes a
   :class:`~deeplab.layers.NativeDilatedDepthwiseConv2D` (one native kernel instead of
-  SpaceToBatch + conv + BatchToSpace), same weights and maths: for networks run by TensorFlow.
+  SpaceToBatch + conv + BatchToSpace), same weights and maths: for networks that TensorFlow
+  runs (SavedModel, ``Segmenter``). The compat graph keeps the original's SpaceToBatch form, which
+  every TensorFlow version that runs the tutorial code executes.
 - :func:`simplify_head`: exact algebra on the ASPP head of a BN-folded model. The image-pooling
   branch is constant over the map, so its share of ``concat_projection`` becomes a per-image bias
   (half of that conv's multiply-adds); and where the backbone ends in a linear 1x1 projection
@@ -18,6 +20,9 @@ reference that exports are checked against.
   projection (both are linear). About a tenth of MobileNetV2's multiply-adds at output stride 8.
 - :func:`with_precision`: the same network computing in ``bfloat16`` or ``float16`` (weights kept in
   float32, Keras mixed precision), logits still float32.
+
+:func:`optimize_for_inference` applies the exact ones in order; every export and ``Segmenter``
+use it by default.
 """
 
 from __future__ import annotations
@@ -231,7 +236,7 @@ def simplify_head(model: keras.Model) -> keras.Model:
 def native_dilations(model: keras.Model) -> keras.Model:
     """A copy of ``model`` whose dilated depthwise convolutions run TensorFlow's native kernel.
 
-    Only for inference in TensorFlow (SavedModel, compat graph): TFLite and ONNX converters
+    Only for inference in TensorFlow (SavedModel, ``Segmenter``): TFLite and ONNX converters
     already turn the SpaceToBatch form into one dilated op, and training needs the stock layer.
     Returns ``model`` itself when it has no dilated depthwise convolution.
     """
