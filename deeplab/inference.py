@@ -70,7 +70,7 @@ class Segmenter:
                  optimize: bool = True):
         """``optimize``: run a copy of ``model`` with the exact inference rewrites
         (:func:`deeplab.export.optimize.optimize_for_inference`: batch norm folded, ASPP head
-        simplified, native dilated kernels), 1.5-1.9x faster on CPU and > 99.99% of labels equal.
+        simplified, native dilated kernels), 1.3-1.9x faster on CPU and > 99.99% of labels equal.
         The copy is taken now: build a new ``Segmenter`` after changing ``model``'s weights."""
         self.model = model
         self.config = config
