@@ -1,13 +1,13 @@
 """Inference-only rewrites of a DeepLab Keras model: exact ones for speed, and reduced precision.
 
-Each returns a *new* Keras model and leave the original untouched, so the original stays the
+Each returns a *new* Keras model and leaves the original untouched, so the original stays the
 reference that exports are checked against.
 
 - :func:`fold_batch_norm`: every ``Conv2D``/``DepthwiseConv2D`` followed only by a batch norm gets
   the normalisation folded into its kernel and a bias (``kernel * scale``, ``beta - mean * scale``);
   the batch norm becomes an ``Identity``. Inference maths is unchanged up to float rounding, and one
   op per block disappears, which lets TensorFlow fuse conv + bias + ReLU6 into one kernel.
-- :func:`native_dilations`: every dilated ``DepthwiseConv2D`` becomes a
+  With ``native_dilations=True`` the same copy also turns every dilated ``DepthwiseConv2D`` into a
   :class:`~deeplab.layers.NativeDilatedDepthwiseConv2D` (one native kernel instead of
   SpaceToBatch + conv + BatchToSpace), same weights and maths: for networks that TensorFlow
   runs (SavedModel, ``Segmenter``). The compat graph keeps the original's SpaceToBatch form, which
@@ -34,6 +34,18 @@ from deeplab.layers import NativeDilatedDepthwiseConv2D
 
 PRECISIONS = ("float32", "bfloat16", "float16")
 _CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
+
+
+def _uninitialized_config(layer: keras.layers.Layer) -> dict:
+    """``layer``'s config with zero initializers: every rewrite overwrites the copy's weights,
+    and random initialization is half of the time Keras takes to clone a model."""
+    config = layer.get_config()
+    return {key: "zeros" if key.endswith("_initializer") else value
+            for key, value in config.items()}
+
+
+def _clone_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
+    return layer.__class__.from_config(_uninitialized_config(layer))
 
 
 def _producer(layer: keras.layers.Layer):
@@ -79,18 +91,30 @@ def folded_conv_weights(conv: keras.layers.Layer, bn: keras.layers.BatchNormaliz
     return folded.astype(np.float32), np.asarray(new_bias, np.float32)
 
 
-def fold_batch_norm(model: keras.Model) -> keras.Model:
-    """A copy of ``model`` for inference with every foldable batch norm merged into its conv."""
+def _dilated_depthwise(layer: keras.layers.Layer) -> bool:
+    return type(layer) is keras.layers.DepthwiseConv2D and max(layer.dilation_rate) > 1
+
+
+def fold_batch_norm(model: keras.Model, *, native_dilations: bool = False) -> keras.Model:
+    """A copy of ``model`` for inference with every foldable batch norm merged into its conv.
+
+    ``native_dilations``: the copy's dilated depthwise convolutions are also
+    :class:`~deeplab.layers.NativeDilatedDepthwiseConv2D` (same weights, one native kernel), for
+    networks that TensorFlow itself runs; TFLite and ONNX converters make their own dilated op
+    from the stock form, and training needs the stock layer.
+    """
     pairs = foldable_pairs(model)
     convs = set(pairs.values())
 
     def clone(layer):
-        config = layer.get_config()
+        config = _uninitialized_config(layer)
         if layer.name in pairs:
             return keras.layers.Identity(name=layer.name)
         if layer.name in convs:
-            return layer.__class__.from_config({**config, "use_bias": True})
-        return layer.__class__.from_config(config)
+            config = {**config, "use_bias": True}
+        kind = NativeDilatedDepthwiseConv2D if native_dilations and _dilated_depthwise(layer) \
+            else layer.__class__
+        return kind.from_config(config)
 
     def call(layer, *args, **kwargs):
         if layer.name in pairs:  # the Identity takes no mask/training arguments
@@ -206,7 +230,7 @@ def simplify_head(model: keras.Model) -> keras.Model:
                     [layer(x), bias])
         return layer(*args, **kwargs)
 
-    simplified = keras.models.clone_model(model, call_function=call)
+    simplified = keras.models.clone_model(model, clone_function=_clone_layer, call_function=call)
     originals = {layer.name for layer in model.layers}
     for layer in simplified.layers:
         if layer.name not in originals or not layer.weights:
@@ -233,29 +257,6 @@ def simplify_head(model: keras.Model) -> keras.Model:
     return simplified
 
 
-def native_dilations(model: keras.Model) -> keras.Model:
-    """A copy of ``model`` whose dilated depthwise convolutions run TensorFlow's native kernel.
-
-    Only for inference in TensorFlow (SavedModel, ``Segmenter``): TFLite and ONNX converters
-    already turn the SpaceToBatch form into one dilated op, and training needs the stock layer.
-    Returns ``model`` itself when it has no dilated depthwise convolution.
-    """
-    def dilated(layer):
-        return type(layer) is keras.layers.DepthwiseConv2D and max(layer.dilation_rate) > 1
-
-    if not any(dilated(layer) for layer in model.layers):
-        return model
-
-    def clone(layer):
-        kind = NativeDilatedDepthwiseConv2D if dilated(layer) else layer.__class__
-        return kind.from_config(layer.get_config())
-
-    copy = keras.models.clone_model(model, clone_function=clone)
-    for layer in model.layers:
-        copy.get_layer(layer.name).set_weights(layer.get_weights())
-    return copy
-
-
 def optimize_for_inference(model: keras.Model, *, fold: bool = True,
                            native_kernels: bool = False) -> keras.Model:
     """The exact inference rewrites in order: batch norm folded, ASPP head simplified, and for
@@ -265,8 +266,7 @@ def optimize_for_inference(model: keras.Model, *, fold: bool = True,
     """
     if not fold:
         return model
-    network = simplify_head(fold_batch_norm(model))
-    return native_dilations(network) if native_kernels else network
+    return simplify_head(fold_batch_norm(model, native_dilations=native_kernels))
 
 
 def with_precision(model: keras.Model, precision: str) -> keras.Model:
@@ -282,7 +282,7 @@ def with_precision(model: keras.Model, precision: str) -> keras.Model:
     policy = f"mixed_{precision}"
 
     def clone(layer):
-        config = layer.get_config()
+        config = _uninitialized_config(layer)
         if layer.name != "logits.semantic" and not isinstance(layer, keras.layers.InputLayer):
             config["dtype"] = policy
         return layer.__class__.from_config(config)
