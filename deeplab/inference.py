@@ -20,17 +20,44 @@ from deeplab.preprocessing import pad_and_normalize, resize_to_crop, to_batch
 IMAGE_SPEC = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
 
 
+def upsample_and_crop(logits: tf.Tensor, padded_size, valid_size) -> tf.Tensor:
+    """The original graph's align-corners upsampling of ``logits`` to ``padded_size``, cropped to
+    ``valid_size`` (top-left), computing only the rows and columns the crop keeps.
+
+    When ``padded_size - 1`` is a whole multiple ``k`` of ``logits``' size - 1 (always for crop
+    sizes of the form ``n * stride + 1``, such as 513), output pixel ``y`` samples source
+    ``y / k``: the same positions and weights come from resizing only the source rows the crop
+    reads to ``k * (rows - 1) + 1``. Otherwise the whole padded size is upsampled and cropped.
+    """
+    padded_size = tf.cast(padded_size, tf.int32)
+    valid_size = tf.cast(valid_size, tf.int32)
+    source_size = tf.shape(logits)[1:3]
+    intervals = tf.maximum(source_size - 1, 1)
+    step = (padded_size - 1) // intervals
+    whole = tf.reduce_all((source_size > 1) & ((padded_size - 1) % intervals == 0))
+
+    def valid_part():
+        rows = tf.minimum((valid_size - 1 + step - 1) // step + 1, source_size)
+        upsampled = resize_bilinear_align_corners(logits[:, :rows[0], :rows[1], :],
+                                                  step * (rows - 1) + 1)
+        return upsampled[:, :valid_size[0], :valid_size[1], :]
+
+    def everything():
+        upsampled = resize_bilinear_align_corners(logits, padded_size)
+        return upsampled[:, :valid_size[0], :valid_size[1], :]
+
+    return tf.cond(whole, valid_part, everything)
+
+
 def logits_at_working_size(model: keras.Model, images: tf.Tensor, crop_size: int) -> tf.Tensor:
     """Logits at the resized input's resolution (the network's working size), valid region only.
 
     This equals the original graph's ``ResizeBilinear_2`` output cropped to the fed image.
     """
     resized = resize_to_crop(images, crop_size)
-    shape = tf.shape(resized)
     inputs = pad_and_normalize(resized, crop_size)
     logits = tf.cast(model(inputs, training=False), tf.float32)
-    logits = resize_bilinear_align_corners(logits, tf.shape(inputs)[1:3])
-    return logits[:, :shape[1], :shape[2], :]
+    return upsample_and_crop(logits, tf.shape(inputs)[1:3], tf.shape(resized)[1:3])
 
 
 def resize_from_working_size(values: tf.Tensor, size) -> tf.Tensor:

@@ -96,3 +96,23 @@ def test_native_dilated_depthwise_equals_the_stock_layer(rng, rate, padding):
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-3)
     assert NativeDilatedDepthwiseConv2D.from_config(native.get_config()).dilation_rate == \
         (rate, rate)
+
+
+@pytest.mark.parametrize("source,padded,valid", [
+    ((65, 65), (513, 513), (385, 513)),   # landscape photo, output stride 8: rows skipped
+    ((33, 33), (513, 513), (513, 300)),   # portrait photo, stride 16: columns skipped
+    ((129, 129), (513, 513), (200, 513)),  # decoder output (stride 4)
+    ((65, 65), (513, 513), (1, 2)),
+    ((41, 41), (321, 321), (321, 321)),
+    ((1, 1), (513, 513), (385, 513)),
+    ((65, 70), (513, 560), (400, 560)),   # 559 / 69 is not whole: the full upsampling
+    ((64, 64), (512, 512), (385, 512)),
+])
+def test_upsample_and_crop_equals_full_upsampling_then_crop(rng, source, padded, valid):
+    from deeplab.inference import upsample_and_crop
+
+    logits = tf.constant(rng.normal(size=(2, *source, 5)).astype(np.float32))
+    expected = resize_bilinear_align_corners(logits, padded)[:, :valid[0], :valid[1]]
+    got = upsample_and_crop(logits, padded, valid)
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())  # same positions and weights
