@@ -40,6 +40,8 @@ def compat_graph_def(network: keras.Model, crop_size: int):
         size = tf.shape(image)[1:3]
         inputs = pad_and_normalize(image, crop_size)
         logits = tf.cast(network(inputs, training=False), tf.float32)
+        # The original's full upsampling, not deeplab.inference.upsample_and_crop: its tf.cond
+        # becomes an If op, which the TF1 runtimes this graph is made for may lack.
         upsampled = resize_bilinear_align_corners(logits, tf.shape(inputs)[1:3])
         upsampled = upsampled[:, :size[0], :size[1], :]
         predictions = tf.argmax(upsampled, axis=-1, output_type=tf.int64)
