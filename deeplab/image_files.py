@@ -25,6 +25,37 @@ class UnreadableImageError(ValueError):
     """A file that is missing, empty, truncated or not an image this program can decode."""
 
 
+class ImageTooLargeError(UnreadableImageError):
+    """A valid image with more pixels than the caller's budget (refused before decoding)."""
+
+
+def header_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(width, height) from the file header without decoding the pixels; None if unknown."""
+    try:
+        from PIL import Image
+
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # no bomb check: we
+        try:                                                          # only read the size
+            with Image.open(path) as image:
+                return int(image.width), int(image.height)
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+    except Exception:  # not a format Pillow knows: the decoder will say what it is
+        return None
+
+
+def check_pixel_budget(path: str | os.PathLike, max_pixels: int | None) -> None:
+    """Refuse an image whose header declares more than ``max_pixels`` pixels."""
+    if max_pixels is None:
+        return
+    size = header_size(path)
+    if size is not None and size[0] * size[1] > max_pixels:
+        width, height = size
+        raise ImageTooLargeError(
+            f"{path}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the "
+            f"limit of {max_pixels / 1e6:.0f} (raise it with --max-megapixels)")
+
+
 @dataclass
 class Photo:
     """An upright uint8 RGB image, its alpha channel if it had one, and where it came from."""
@@ -126,16 +157,19 @@ def decode_image(data: bytes | np.ndarray, orientation: int = 1, name: str = "<b
     return Photo(rgb=np.ascontiguousarray(rgb), alpha=alpha, orientation=orientation)
 
 
-def read_photo(path: str | os.PathLike, *, apply_orientation: bool = True) -> Photo:
+def read_photo(path: str | os.PathLike, *, apply_orientation: bool = True,
+               max_pixels: int | None = None) -> Photo:
     """Read an image file as uint8 RGB (upright by its EXIF tag unless told not to); alpha kept
     separately.
 
     Grayscale becomes RGB, 16-bit becomes 8-bit, CMYK JPEGs are converted by the decoder.
     ``apply_orientation=False`` keeps the stored pixel grid, ignoring the EXIF orientation tag,
     as ``tf.io.decode_image`` does and as label masks (which carry no orientation) are drawn.
-    Raises ``UnreadableImageError`` (a ``ValueError``) naming the file when it cannot be read.
+    Raises ``UnreadableImageError`` (a ``ValueError``) naming the file when it cannot be read;
+    ``ImageTooLargeError`` before decoding when its header declares more than ``max_pixels``.
     """
     path = Path(path)
+    check_pixel_budget(path, max_pixels)
     try:
         data = np.fromfile(str(path), np.uint8)
     except OSError as error:

@@ -1,30 +1,73 @@
 """Command line of portrait mode: ``python infer.py INPUT... --output DIR`` (also installed as
 the ``deeplab-infer`` console script).
 
-Thin CLI: parses arguments into :class:`~deeplab.portrait.pipeline.PortraitOptions` and calls
-:func:`~deeplab.portrait.pipeline.run_portrait`. Imports no TensorFlow itself (the LiteRT backend
-runs without it).
+Thin CLI: parses and checks the arguments (every number finite and in a sensible range, before
+any work: one-line error, exit 2), turns them into
+:class:`~deeplab.portrait.pipeline.PortraitOptions` and calls
+:func:`~deeplab.portrait.pipeline.run_portrait`. Imports no TensorFlow (``--help`` answers in a
+fraction of a second) and keeps native libraries' log lines out of the output unless
+``--verbose``.
+
+Exit status: 0 all inputs done (or skipped as asked); 1 some inputs failed (each named once in
+the summary); 2 nothing could be done (an option, an input or the weights); 130 interrupted
+(Ctrl-C: the current file is finished, the summary printed; a second Ctrl-C stops at once).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import signal
+import stat
 import sys
 from pathlib import Path
+from typing import Callable
 
 from deeplab.portrait.composite import MODES
 from deeplab.portrait.litert import PRECISIONS
 from deeplab.portrait.models import BACKENDS, DEFAULT_WEIGHTS
-from deeplab.portrait.pipeline import PortraitOptions, run_portrait
+from deeplab.portrait.presence import IF_EMPTY_CHOICES
+from deeplab.portrait.quiet import quiet_environment
+from deeplab.portrait.video_io import DEFAULT_CRF, ENCODERS
+
+MAX_BLUR_RADIUS = 2000.0  # px: beyond a 12-MP photo's diagonal/2, nothing changes
+INPUT_SIZE_RANGE = (33, 2049)  # the network: at least a few stride-8 cells, at most ~4 MP
+MAX_DEPTH_FALLOFF = 10.0  # fractions of the diagonal
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage block), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def number(kind: type, low: float, high: float, what: str) -> Callable[[str], float]:
+    """An argparse type: a finite ``kind`` value within [low, high]."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number, got {text!r}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{what} must be finite, got {text}")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be in {low:g}..{high:g}, got {text}")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Portrait mode with DeepLab: subject sharp, background blurred like a lens.")
+    parser = OneLineParser(
+        description="Portrait mode with DeepLab: subject sharp, background blurred like a lens.",
+        epilog="Exit status: 0 done, 1 some inputs failed, 2 bad option/input/weights, "
+               "130 interrupted.")
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="image files, folders (recursive), glob patterns or video files")
     parser.add_argument("--output", "-o", required=True, type=Path, metavar="DIR",
-                        help="output folder: DIR/<stem>.<ext>")
+                        help="output folder: DIR/<stem>.<ext> (never read back as input)")
     parser.add_argument("--weights", default=DEFAULT_WEIGHTS, metavar="SOURCE",
                         help="registry name, release archive/folder, checkpoint, frozen graph, "
                              ".keras file, .tflite file or exported SavedModel folder "
@@ -35,11 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--classes", default="person",
                         help="subject classes, comma separated (e.g. person,cat,dog), or 'all' "
                              "for every non-background class (keeps held objects sharp)")
-    parser.add_argument("--blur-radius", type=float, default=None, metavar="PX",
-                        help="disc radius in pixels (default: 1.2%% of the image diagonal)")
-    parser.add_argument("--depth-falloff", type=float, default=0.0, metavar="FRACTION",
+    parser.add_argument("--blur-radius", type=number(float, 0.0, MAX_BLUR_RADIUS, "--blur-radius"),
+                        default=None, metavar="PX",
+                        help="disc radius in pixels, 0..%g (default: 1.2%% of the image "
+                             "diagonal)" % MAX_BLUR_RADIUS)
+    parser.add_argument("--depth-falloff", default=0.0, metavar="FRACTION",
+                        type=number(float, 0.0, MAX_DEPTH_FALLOFF, "--depth-falloff"),
                         help="blur grows with distance from the subject, reaching full strength "
                              "at this fraction of the diagonal (0 = uniform blur)")
+    parser.add_argument("--if-empty", choices=IF_EMPTY_CHOICES, default="keep",
+                        help="when no subject is found (under 0.2%% of the frame): keep = write "
+                             "the photo unchanged (default), blur = blur it all, skip = write "
+                             "nothing; each such file is named in the summary. Video: the "
+                             "effect fades out and back in")
     parser.add_argument("--background", type=Path, metavar="IMG",
                         help="replacement background for --mode replace")
     parser.add_argument("--matte", type=Path, metavar="PATH",
@@ -49,11 +100,26 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also write DIR/<stem>_matte.png (8-bit, full resolution)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files (even an input)")
-    parser.add_argument("--batch-size", type=int, default=4, help="images per network call")
-    parser.add_argument("--input-size", type=int, default=513,
-                        help="longer side fed to the network for photos (default: %(default)s)")
-    parser.add_argument("--video-input-size", type=int, default=257,
-                        help="longer side fed to the network for video frames")
+    parser.add_argument("--batch-size", type=number(int, 1, 64, "--batch-size"), default=4,
+                        help="photos per network call, 1..64 (default: %(default)s)")
+    parser.add_argument("--max-megapixels", type=number(float, 0.1, 1000.0, "--max-megapixels"),
+                        default=100.0, metavar="MP",
+                        help="refuse photos larger than this, before decoding "
+                             "(default: %(default)g)")
+    parser.add_argument("--input-size", type=number(int, *INPUT_SIZE_RANGE, "--input-size"),
+                        default=513,
+                        help="longer side fed to the network for photos, %d..%d "
+                             "(default: %%(default)s)" % INPUT_SIZE_RANGE)
+    parser.add_argument("--video-input-size", default=257,
+                        type=number(int, *INPUT_SIZE_RANGE, "--video-input-size"),
+                        help="longer side fed to the network for video frames "
+                             "(default: %(default)s)")
+    parser.add_argument("--video-codec", choices=tuple(ENCODERS), default=None,
+                        help="video encoder (default: h264; vp9 for .webm); audio and subtitle "
+                             "streams are always copied unchanged")
+    parser.add_argument("--crf", type=number(int, 0, 63, "--crf"), default=None,
+                        help="constant-quality factor, lower = better and bigger (default: "
+                             + ", ".join(f"{k} {v}" for k, v in DEFAULT_CRF.items()) + ")")
     parser.add_argument("--backend", choices=BACKENDS, default="litert",
                         help="litert (default): the network converted once to TFLite, cached, "
                              "run without importing TensorFlow; tensorflow: the Keras model")
@@ -62,24 +128,92 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-cache", dest="use_cache", action="store_false",
                         help="convert the network in memory; do not read or write the cache "
                              "($DEEPLAB_CACHE_DIR or ~/.cache/deeplab)")
-    parser.add_argument("--jpeg-quality", type=int, default=95)
+    parser.add_argument("--jpeg-quality", type=number(int, 1, 100, "--jpeg-quality"), default=95,
+                        metavar="Q", help="quality of JPEG outputs, 1..100 (default: "
+                                          "%(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show the native libraries' log lines (TensorFlow, LiteRT)")
     return parser
 
 
+def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, before any work, a --background or --matte that is not a regular file (a FIFO
+    would block forever) and a codec the output container cannot hold."""
+    for option, path in (("--background", args.background), ("--matte", args.matte)):
+        if path is None:
+            continue
+        try:
+            mode = path.stat().st_mode
+        except OSError as error:
+            parser.error(f"{option} {path}: {error.strerror or error}")
+        if option == "--matte" and stat.S_ISDIR(mode):
+            continue
+        if not stat.S_ISREG(mode):
+            parser.error(f"{option} {path}: not a regular file")
+    if args.mode == "replace" and args.background is None:
+        parser.error("--mode replace needs --background IMG")
+    if args.crf is not None:
+        from deeplab.portrait.video_io import CRF_RANGE
+
+        low, high = CRF_RANGE[args.video_codec or "h264"]
+        if not low <= args.crf <= high:
+            parser.error(f"--crf for {args.video_codec or 'h264'} must be in {low}..{high}")
+
+
+class StopRequest:
+    """SIGINT handler: the first Ctrl-C asks the run to stop after the current file, a second
+    one interrupts at once (KeyboardInterrupt)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum=None, frame=None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after the current file (Ctrl-C again to stop now)", file=sys.stderr)
+
+    def install(self):
+        try:
+            return signal.signal(signal.SIGINT, self)
+        except ValueError:  # not the main thread (embedded use): keep the default
+            return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_paths(parser, args)
+    if not args.verbose:
+        quiet_environment()
+    from deeplab.portrait.pipeline import (ModelUnavailableError, PortraitOptions,
+                                           PortraitRunner)
+
     options = PortraitOptions(
         output_dir=args.output, mode=args.mode, weights=args.weights, classes=args.classes,
         blur_radius=args.blur_radius, depth_falloff=args.depth_falloff,
         background=args.background, matte=args.matte, save_matte=args.save_matte,
-        overwrite=args.overwrite, batch_size=args.batch_size, input_size=args.input_size,
+        overwrite=args.overwrite, batch_size=args.batch_size,
+        max_pixels=int(args.max_megapixels * 1e6), input_size=args.input_size,
         video_input_size=args.video_input_size, jpeg_quality=args.jpeg_quality,
-        backend=args.backend, precision=args.precision, use_cache=args.use_cache)
+        backend=args.backend, precision=args.precision, use_cache=args.use_cache,
+        if_empty=args.if_empty, video_codec=args.video_codec, crf=args.crf,
+        verbose=args.verbose)
+    stop = StopRequest()
+    previous = stop.install()
     try:
-        summary = run_portrait(args.inputs, options, progress=not args.quiet)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        runner = PortraitRunner(options, progress=not args.quiet,
+                                should_stop=lambda: stop.requested)
+        summary = runner.run(args.inputs)
+    except (FileNotFoundError, ValueError, ModelUnavailableError) as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     print(summary.report(), file=sys.stderr)
     return summary.exit_code

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from deeplab.atomic import write_bytes_atomic
+from deeplab.atomic import write_bytes_atomic, write_bytes_exclusive
 from deeplab.image_files import EXIF_ORIENTATION_TAG, Photo, UnreadableImageError, decode_image
 from deeplab.image_files import read_photo as read_image
 
@@ -79,7 +79,13 @@ def encode_image(image: np.ndarray, extension: str, jpeg_quality: int = 95) -> b
     return buffer.tobytes()
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray, jpeg_quality: int = 95) -> Path:
-    """Encode and write an RGB/RGBA/gray uint8 image atomically (format from the extension)."""
+def write_image(path: str | os.PathLike, image: np.ndarray, jpeg_quality: int = 95,
+                overwrite: bool = True) -> Path:
+    """Encode and write an RGB/RGBA/gray uint8 image atomically (format from the extension).
+
+    ``overwrite=False`` publishes only if no file of that name exists at that moment
+    (``FileExistsError`` otherwise), so concurrent runs never replace each other's outputs.
+    """
     path = Path(path)
-    return write_bytes_atomic(path, encode_image(image, path.suffix, jpeg_quality))
+    data = encode_image(image, path.suffix, jpeg_quality)
+    return write_bytes_atomic(path, data) if overwrite else write_bytes_exclusive(path, data)

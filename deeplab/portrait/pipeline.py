@@ -1,11 +1,14 @@
 """The library behind ``infer.py``: inputs -> model -> matte -> composite -> files, robustly.
 
 Inputs may be files, folders (searched recursively by extension), glob patterns and videos.
-Photos are processed ``batch_size`` at a time (one network call per group of equal working size),
-so memory stays bounded however many files there are. A file that cannot be read or rendered is
-reported and skipped; the run goes on and ends with a summary and a non-zero exit status.
-Outputs are written atomically and never replace an existing file (an input above all) unless
-``overwrite`` is set.
+Photos are processed in batches of at most ``batch_size`` files and ``batch_pixels`` pixels (one
+network call per group of equal working size), so memory stays bounded however many and however
+large the files are. A file that cannot be read or rendered is reported once, in the summary,
+and skipped; the run goes on and ends with a non-zero exit status. Outputs are written
+atomically and never replace an existing file (an input above all) unless ``overwrite`` is set:
+the name is claimed when the finished file is published, so concurrent runs cannot clobber each
+other. A photo or video without a subject is handled as ``if_empty`` says (see
+``deeplab.portrait.presence``) and named in the summary.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence, TextIO
+from typing import Callable, Iterable, Sequence, TextIO
 
 import cv2
 import numpy as np
@@ -26,12 +29,22 @@ from deeplab.portrait.io import (IMAGE_EXTENSIONS, JPEG_EXTENSIONS, VIDEO_EXTENS
 from deeplab.portrait.matte import MatteConfig
 from deeplab.portrait.models import (DEFAULT_WEIGHTS, ProbabilityModel, load_probability_model,
                                      resolve_classes)
+from deeplab.portrait.presence import check_if_empty, has_subject, keeps_photo
+from deeplab.portrait.quiet import Terminal, native_stderr_captured
 from deeplab.portrait.render import (PHOTO_INPUT_SIZE, VIDEO_INPUT_SIZE, RenderConfig, render,
                                      working_image)
-from deeplab.portrait.video import output_video_extension, process_video
+from deeplab.portrait.video import NoSubjectInVideo, output_video_extension, process_video
 
 #: Errors that concern one input: reported, skipped, and the run goes on.
 ITEM_ERRORS = (UnreadableImageError, ValueError, OSError, cv2.error)
+#: Default pixel budgets: a photo larger than this is refused before decoding; a batch of
+#: photos holds at most this many pixels at once (a 100-MP photo goes through on its own).
+MAX_PIXELS = 100_000_000
+BATCH_PIXELS = 50_000_000
+
+
+class ModelUnavailableError(RuntimeError):
+    """The weights cannot be loaded: every input would fail the same way, so the run stops."""
 
 
 @dataclass(frozen=True)
@@ -50,12 +63,18 @@ class PortraitOptions:
     save_matte: bool = False
     overwrite: bool = False
     batch_size: int = 4
+    batch_pixels: int = BATCH_PIXELS
+    max_pixels: int | None = MAX_PIXELS
     input_size: int = PHOTO_INPUT_SIZE
     video_input_size: int = VIDEO_INPUT_SIZE
     jpeg_quality: int = 95
     backend: str = "litert"
     precision: str = "float32"
     use_cache: bool = True
+    if_empty: str = "keep"
+    video_codec: str | None = None
+    crf: int | None = None
+    verbose: bool = False
     matte_config: MatteConfig = field(default_factory=MatteConfig)
 
     def bokeh(self) -> BokehConfig:
@@ -79,14 +98,24 @@ class Summary:
     written: list[Path] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    #: Inputs without a subject (written as ``if_empty`` says): (input, what was done).
+    empty: list[tuple[Path, str]] = field(default_factory=list)
+    #: Inputs not started because the run was interrupted (Ctrl-C).
+    not_started: int = 0
+    interrupted: bool = False
 
     @property
     def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
         return 1 if self.failed else 0
 
     def report(self) -> str:
         lines = [f"portrait: {len(self.written)} written, {len(self.skipped)} skipped, "
                  f"{len(self.failed)} failed"]
+        if self.interrupted:
+            lines[0] += f"; interrupted, {self.not_started} not started"
+        lines += [f"  {what}" for _, what in self.empty]
         lines += [f"  skipped {path}: {why}" for path, why in self.skipped]
         lines += [f"  FAILED  {path}: {why}" for path, why in self.failed]
         return "\n".join(lines)
@@ -101,15 +130,28 @@ def _kind(path: Path) -> str | None:
     return None
 
 
-def expand_inputs(inputs: Sequence[str | Path]) -> list[InputItem]:
+def _hidden(path: Path, root: Path) -> bool:
+    """A dot-file or a file in a dot-folder below ``root`` (temp files of interrupted runs are
+    dot-files: ``.<name>.tmp-*``)."""
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def _inside(path: Path, folder: Path | None) -> bool:
+    return folder is not None and path.resolve().is_relative_to(folder)
+
+
+def expand_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> list[InputItem]:
     """Files as given, folders recursively (images and videos by extension), glob patterns.
 
     Files found in a folder keep their sub-folder in the output name so that equal stems in
-    different sub-folders do not collide. Raises ``FileNotFoundError`` for an input that matches
-    nothing.
+    different sub-folders do not collide. Folders and patterns never yield hidden files (among
+    them the temp files of an interrupted run) nor anything under ``exclude`` (the output
+    folder, when it lies inside an input folder). Raises ``FileNotFoundError`` for an input
+    that matches nothing.
     """
     items: list[InputItem] = []
     seen: set[Path] = set()
+    excluded = exclude.resolve() if exclude is not None else None
 
     def add(path: Path, name: Path) -> None:
         resolved = path.resolve()
@@ -120,13 +162,15 @@ def expand_inputs(inputs: Sequence[str | Path]) -> list[InputItem]:
     for entry in inputs:
         path = Path(entry)
         if path.is_dir():
-            for found in sorted(p for p in path.rglob("*") if p.is_file() and _kind(p)):
+            for found in sorted(p for p in path.rglob("*") if p.is_file() and _kind(p)
+                                and not _hidden(p, path) and not _inside(p, excluded)):
                 add(found, found.relative_to(path).with_suffix(""))
         elif path.is_file():
             add(path, Path(path.stem))  # explicit files are processed whatever their extension
         elif glob.has_magic(str(entry)):
             matches = sorted(Path(m) for m in glob.glob(str(entry), recursive=True))
-            matches = [m for m in matches if m.is_file() and _kind(m)]
+            matches = [m for m in matches if m.is_file() and _kind(m)
+                       and not m.name.startswith(".") and not _inside(m, excluded)]
             if not matches:
                 raise FileNotFoundError(f"no image or video matches {entry!r}")
             for found in matches:
@@ -168,32 +212,77 @@ def progress_bar(enabled: bool, **options):
     return tqdm(**options)
 
 
+def photo_batches(photos: list[InputItem], batch_size: int, batch_pixels: int
+                  ) -> list[list[InputItem]]:
+    """Consecutive groups of at most ``batch_size`` photos and ``batch_pixels`` pixels (by the
+    file headers; a photo over the budget forms a batch of its own)."""
+    from deeplab.image_files import header_size
+
+    batches: list[list[InputItem]] = []
+    current: list[InputItem] = []
+    pixels = 0
+    for item in photos:
+        size = header_size(item.path)
+        count = size[0] * size[1] if size else 0
+        if current and (len(current) >= batch_size or pixels + count > batch_pixels):
+            batches.append(current)
+            current, pixels = [], 0
+        current.append(item)
+        pixels += count
+    if current:
+        batches.append(current)
+    return batches
+
+
+def no_subject_note(path: Path, classes: str, what: str) -> str:
+    subject = "person" if classes.strip().lower() == "person" else f"subject ({classes})"
+    return f"no {subject} found in {path}: {what}"
+
+
 class PortraitRunner:
-    """Runs portrait mode over many inputs with one model; ``run`` returns a ``Summary``."""
+    """Runs portrait mode over many inputs with one model; ``run`` returns a ``Summary``.
+
+    ``should_stop()`` is asked between files (the CLI's Ctrl-C handler): when it says yes, the
+    run ends after the current file and the summary says how many inputs were not started.
+    """
 
     def __init__(self, options: PortraitOptions, model: ProbabilityModel | None = None,
-                 progress: bool = True, log: TextIO | None = None):
+                 progress: bool = True, log: TextIO | None = None,
+                 should_stop: Callable[[], bool] | None = None):
         self.options = options
         self._model = model
         self.progress = progress
-        self.log = log if log is not None else sys.stderr
+        self.log = log if log is not None else Terminal()
+        self.should_stop = should_stop or (lambda: False)
         self._background = None
+        check_if_empty(options.if_empty)
+        if options.batch_size < 1:
+            raise ValueError("batch size must be >= 1")
         if options.mode == "replace":
             if options.background is None:
                 raise ValueError("mode 'replace' needs --background IMG")
-            self._background = read_image(options.background).rgb
-        if options.batch_size < 1:
-            raise ValueError("batch size must be >= 1")
+            self._background = read_image(options.background, max_pixels=options.max_pixels).rgb
         self._config: RenderConfig | None = None
+        self._need_model = options.matte is None
 
     # -- model and configuration, loaded only when an input needs the network --------------
+    def _quietly(self, load: Callable[[], ProbabilityModel], what: str) -> ProbabilityModel:
+        """Load a network with native log lines hidden (unless ``verbose``); the loader's own
+        messages go to ``self.log``. A failure stops the run with one message."""
+        try:
+            with native_stderr_captured(not self.options.verbose):
+                return load()
+        except (ImportError, RuntimeError, *ITEM_ERRORS) as error:
+            message = str(error) or type(error).__name__
+            raise ModelUnavailableError(f"cannot load {what}: {message}") from error
+
     @property
     def model(self) -> ProbabilityModel:
         if self._model is None:
-            self._model = load_probability_model(
+            self._model = self._quietly(lambda: load_probability_model(
                 self.options.weights, backend=self.options.backend,
                 input_size=self.options.input_size, precision=self.options.precision,
-                use_cache=self.options.use_cache, log=self.log)
+                use_cache=self.options.use_cache, log=self.log), f"weights {self.options.weights}")
         return self._model
 
     def photo_input_size(self) -> int:
@@ -202,10 +291,10 @@ class PortraitRunner:
             return self.options.input_size
         return int(getattr(self.model, "crop_size", None) or self.options.input_size)
 
-    def config(self, need_model: bool) -> RenderConfig:
+    def config(self) -> RenderConfig:
         if self._config is None:
             classes = (resolve_classes(self.model.class_names, self.options.classes)
-                       if need_model else (1,))
+                       if self._need_model else (1,))
             self._config = RenderConfig(mode=self.options.mode, subject_classes=classes,
                                         matte=self.options.matte_config,
                                         bokeh=self.options.bokeh(), background=self._background)
@@ -231,22 +320,29 @@ class PortraitRunner:
 
     # -- the run ------------------------------------------------------------------------
     def run(self, inputs: Sequence[str | Path]) -> Summary:
-        items = expand_inputs(inputs)
+        items = expand_inputs(inputs, exclude=self.options.output_dir)
         summary = Summary()
         if not items:
             return summary
-        self._need_model = self.options.matte is None
         self._single = len(items) == 1
         self._targets: set[Path] = set()
         photos = [item for item in items if not item.is_video]
         videos = [item for item in items if item.is_video]
+        work: list[tuple[str, list[InputItem]]] = [
+            ("photos", batch) for batch in photo_batches(photos, self.options.batch_size,
+                                                         self.options.batch_pixels)]
+        work += [("video", [item]) for item in videos]
         with progress_bar(self.progress, total=len(items), unit="file", desc="portrait") as bar:
-            for start in range(0, len(photos), self.options.batch_size):
-                self._run_photo_batch(photos[start:start + self.options.batch_size], summary)
-                bar.update(len(photos[start:start + self.options.batch_size]))
-            for item in videos:
-                self._run_video(item, summary)
-                bar.update(1)
+            for done, (kind, batch) in enumerate(work):
+                if self.should_stop():
+                    summary.interrupted = True
+                    summary.not_started = sum(len(b) for _, b in work[done:])
+                    break
+                if kind == "photos":
+                    self._run_photo_batch(batch, summary)
+                else:
+                    self._run_video(batch[0], summary)
+                bar.update(len(batch))
         return summary
 
     def _destination(self, item: InputItem, summary: Summary) -> Path | None:
@@ -264,28 +360,35 @@ class PortraitRunner:
             why = ("output would overwrite the input" if is_input else "output exists")
             summary.skipped.append((item.path, f"{why} ({target}); use --overwrite"))
             return None
+        if self.options.save_matte and not item.is_video and not self.options.overwrite:
+            matte_target = self._matte_target(target)
+            if matte_target.exists():
+                summary.skipped.append((item.path, f"matte output exists ({matte_target}); "
+                                                   "use --overwrite"))
+                return None
         return target
 
+    @staticmethod
+    def _matte_target(target: Path) -> Path:
+        return target.with_name(f"{target.stem}_matte.png")
+
     def _fail(self, summary: Summary, path: Path, error: BaseException) -> None:
-        message = str(error) or type(error).__name__
-        summary.failed.append((path, message))
-        print(f"error: {path}: {message}", file=self.log)
+        """Record a failed input (reported once, in the summary)."""
+        summary.failed.append((path, str(error) or type(error).__name__))
+
+    def _write(self, target: Path, image: np.ndarray, summary: Summary) -> None:
+        write_image(target, image, self.options.jpeg_quality, overwrite=self.options.overwrite)
+        summary.written.append(target)
 
     def _run_photo_batch(self, batch: list[InputItem], summary: Summary) -> None:
         loaded = []
-        try:
-            input_size = self.photo_input_size()
-        except ITEM_ERRORS as error:  # the model cannot be loaded
-            for item in batch:
-                if self._destination(item, summary) is not None:
-                    self._fail(summary, item.path, error)
-            return
+        input_size = self.photo_input_size()
         for item in batch:
             target = self._destination(item, summary)
             if target is None:
                 continue
             try:
-                photo = read_image(item.path)
+                photo = read_image(item.path, max_pixels=self.options.max_pixels)
                 matte_path = self._matte_path(item, self._single)
                 matte = None if matte_path is None else read_matte(
                     matte_path, (photo.height, photo.width))
@@ -296,8 +399,8 @@ class PortraitRunner:
         if not loaded:
             return
         try:
-            config = self.config(self._need_model)
-        except ITEM_ERRORS as error:  # the model cannot be loaded or the classes are wrong
+            config = self.config()
+        except ITEM_ERRORS as error:  # the classes are wrong for this model
             for item, *_ in loaded:
                 self._fail(summary, item.path, error)
             return
@@ -320,19 +423,42 @@ class PortraitRunner:
             if matte is None and i not in probabilities:
                 continue  # already reported
             try:
-                rendered = render(photo.rgb, config, probabilities=probabilities.get(i),
-                                  matte=matte, input_alpha=photo.alpha, working=working)
-                write_image(target, rendered.image, self.options.jpeg_quality)
-                summary.written.append(target)
-                if self.options.save_matte:
-                    matte_target = target.with_name(f"{target.stem}_matte.png")
-                    write_image(matte_target, rendered.matte8)
-                    summary.written.append(matte_target)
+                self._render_photo(item, target, photo, matte, working, probabilities.get(i),
+                                   config, summary)
+            except FileExistsError as error:  # another run published this name meanwhile
+                summary.skipped.append((item.path, f"{error}; use --overwrite"))
             except ITEM_ERRORS as error:
                 self._fail(summary, item.path, error)
             except Exception as error:  # unexpected: keep the traceback, go on with the rest
                 traceback.print_exc(file=self.log)
                 self._fail(summary, item.path, error)
+
+    def _render_photo(self, item, target, photo, matte, working, probabilities, config,
+                      summary: Summary) -> None:
+        rendered = render(photo.rgb, config, probabilities=probabilities, matte=matte,
+                          input_alpha=photo.alpha, working=working)
+        refined = rendered.refined
+        image = rendered.image
+        choice = self.options.if_empty
+        if not has_subject(refined.low if refined.low is not None else refined.alpha8):
+            if choice == "skip":
+                summary.skipped.append((item.path, no_subject_note(
+                    item.path, self.options.classes, "not written (--if-empty skip)")))
+                return
+            if keeps_photo(self.options.mode, choice):
+                image = photo.rgb if photo.alpha is None else np.dstack([photo.rgb, photo.alpha])
+                what = ("written unblurred" if self.options.mode == "blur"
+                        else "written unchanged")
+            else:
+                what = f"written as rendered (--if-empty {choice})" if choice == "blur" \
+                    else f"written with an empty matte ({self.options.mode} mode)"
+            summary.empty.append((item.path, no_subject_note(item.path, self.options.classes,
+                                                             what)))
+            if image.ndim == 3 and image.shape[2] == 4 and target.suffix.lower() != ".png":
+                image = image[..., :3]
+        self._write(target, image, summary)
+        if self.options.save_matte:
+            self._write(self._matte_target(target), rendered.matte8, summary)
 
     def _run_video(self, item: InputItem, summary: Summary) -> None:
         target = self._destination(item, summary)
@@ -341,29 +467,47 @@ class PortraitRunner:
         try:
             if self.options.matte is not None:
                 raise ValueError("--matte is not supported for videos")
-            config = self.config(True)
+            config = self.config()
             model = self.model
             resize = getattr(model, "for_input_size", None)
             if resize is not None:
-                model = resize(self.options.video_input_size)
+                model = self._quietly(lambda: resize(self.options.video_input_size),
+                                      f"weights {self.options.weights} at "
+                                      f"{self.options.video_input_size} px")
             input_size = int(getattr(model, "crop_size", None) or self.options.video_input_size)
             from deeplab.portrait.video import video_info
 
             total = video_info(item.path).frame_count or None
             with progress_bar(self.progress, total=total, unit="frame", leave=False,
                               desc=item.path.name) as bar:
-                process_video(item.path, target, model, config,
-                              input_size=input_size,
-                              batch_size=self.options.batch_size, on_frames=bar.update)
+                result = process_video(item.path, target, model, config, input_size=input_size,
+                                       if_empty=self.options.if_empty,
+                                       codec=self.options.video_codec, crf=self.options.crf,
+                                       overwrite=self.options.overwrite, on_frames=bar.update)
             summary.written.append(target)
+            if result.frames_without_subject:
+                what = ("the effect fades out there" if self.options.if_empty != "blur"
+                        else "rendered as usual (--if-empty blur)")
+                summary.empty.append((item.path, no_subject_note(
+                    item.path, self.options.classes,
+                    f"{result.frames_without_subject} of {result.frames} frames; {what}")))
+        except FileExistsError as error:  # another run published this name meanwhile
+            summary.skipped.append((item.path, f"{error}; use --overwrite"))
+        except NoSubjectInVideo:
+            summary.skipped.append((item.path, no_subject_note(
+                item.path, self.options.classes, "in any frame; not written (--if-empty skip)")))
         except ITEM_ERRORS as error:
             self._fail(summary, item.path, error)
+        except ModelUnavailableError:
+            raise
         except Exception as error:  # unexpected: keep the traceback for the bug report
             traceback.print_exc(file=self.log)
             self._fail(summary, item.path, error)
 
 
 def run_portrait(inputs: Iterable[str | Path], options: PortraitOptions,
-                 model: ProbabilityModel | None = None, progress: bool = True) -> Summary:
+                 model: ProbabilityModel | None = None, progress: bool = True,
+                 should_stop: Callable[[], bool] | None = None) -> Summary:
     """Run portrait mode over ``inputs`` (see ``PortraitRunner``)."""
-    return PortraitRunner(options, model=model, progress=progress).run(list(inputs))
+    return PortraitRunner(options, model=model, progress=progress,
+                          should_stop=should_stop).run(list(inputs))

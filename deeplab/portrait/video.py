@@ -1,10 +1,12 @@
-"""Portrait mode on video: frames in order, same size and frame rate, a matte that does not flicker.
+"""Portrait mode on video: every frame, same timing and sound, a matte that does not flicker.
 
-Decoding, the network and rendering run as three overlapping stages (threads; OpenCV and LiteRT
-release the GIL), the subject probability is smoothed over time at the working resolution
-(``TemporalSmoother``), each frame is rendered like a photo (with a cheaper blur) and written to
-a temp file that replaces the output only when the whole video is done.
-Audio is not carried over (OpenCV does not read it).
+Frames are decoded and encoded with FFmpeg's libraries (``video_io``: H.264 or the container's
+codec family, audio and subtitles copied unchanged). Decoding, the network and rendering run as
+three overlapping stages (threads; PyAV, OpenCV and LiteRT release the GIL); the subject
+probability is smoothed over time at the working resolution (``TemporalSmoother``); each frame
+is rendered like a photo (with a cheaper blur), and where no subject is seen the effect fades
+out and back in (``presence.PresenceFader``). The file is written under a temporary name and
+published only when the whole video is done and no frame was missing.
 """
 
 from __future__ import annotations
@@ -17,42 +19,37 @@ from typing import Callable
 
 import cv2
 
-from deeplab.atomic import atomic_path
-from deeplab.image_files import UnreadableImageError
+from deeplab.atomic import atomic_create, atomic_path
 from deeplab.portrait.matte import TemporalSmoother, refine, subject_probability
 from deeplab.portrait.models import ProbabilityModel
+from deeplab.portrait.presence import (MATTE_MODES, PresenceFader, check_if_empty, has_subject,
+                                       mix)
 from deeplab.portrait.render import VIDEO_INPUT_SIZE, RenderConfig, render, working_image
+from deeplab.portrait.video_io import (DecodedFrame, VideoInfo, VideoReader, VideoWriter,
+                                       check_codec, default_codec, stored, video_info)
 
-FOURCC_BY_EXTENSION = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}
+__all__ = ["NoSubjectInVideo", "VIDEO_MODES", "VideoInfo", "VideoResult",
+           "output_video_extension", "process_video", "video_info", "video_render_config"]
+
 VIDEO_MODES = ("blur", "replace", "matte", "overlay", "compare")
 
 
+class NoSubjectInVideo(Exception):
+    """``if_empty="skip"`` and no frame of the video holds a subject: nothing was written."""
+
+
 @dataclass(frozen=True)
-class VideoInfo:
-    width: int
-    height: int
-    fps: float
-    frame_count: int
+class VideoResult:
+    """What ``process_video`` did: frames written and how many of them showed no subject."""
 
-
-def video_info(path: str | Path) -> VideoInfo:
-    """Size, frame rate and (container-reported) frame count of a video file."""
-    capture = cv2.VideoCapture(str(path))
-    try:
-        if not capture.isOpened():
-            raise UnreadableImageError(f"{path}: cannot open video")
-        return VideoInfo(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                         int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                         float(capture.get(cv2.CAP_PROP_FPS) or 0.0),
-                         int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
-    finally:
-        capture.release()
+    frames: int
+    frames_without_subject: int
+    copied_streams: tuple[str, ...]
 
 
 def output_video_extension(input_suffix: str) -> str:
-    """Keep .avi/.mp4/.m4v/.mov; anything else is written as .mp4."""
-    suffix = input_suffix.lower()
-    return suffix if suffix in FOURCC_BY_EXTENSION else ".mp4"
+    """The input's own container (FFmpeg writes every one we read)."""
+    return input_suffix.lower() or ".mp4"
 
 
 class _Failed:
@@ -109,14 +106,6 @@ class _Stage:
         self._thread.join(timeout=10)
 
 
-def _read_frames(capture: cv2.VideoCapture):
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            return
-        yield frame
-
-
 def video_render_config(config: RenderConfig) -> RenderConfig:
     """Cheaper settings for video frames: the background blur runs at ~4-px disc radius (a
     quarter of the work of a photo's 8 px; motion hides the difference)."""
@@ -125,76 +114,86 @@ def video_render_config(config: RenderConfig) -> RenderConfig:
 
 
 def process_video(source: str | Path, destination: str | Path, model: ProbabilityModel,
-                  config: RenderConfig, *, input_size: int = VIDEO_INPUT_SIZE, batch_size: int = 4,
-                  smoother: TemporalSmoother | None = None,
-                  on_frames: Callable[[int], None] | None = None) -> int:
-    """Render every frame of ``source`` into ``destination``; returns the number of frames.
+                  config: RenderConfig, *, input_size: int = VIDEO_INPUT_SIZE,
+                  smoother: TemporalSmoother | None = None, if_empty: str = "keep",
+                  codec: str | None = None, crf: int | None = None, overwrite: bool = True,
+                  on_frames: Callable[[int], None] | None = None) -> VideoResult:
+    """Render every frame of ``source`` into ``destination`` (same container, timing, sound).
 
-    Three stages overlap in threads: decoding + downscaling, the network, and rendering +
-    encoding (in frame order). ``on_frames(n)`` is called as frames are written (progress
-    bars). ``batch_size`` is accepted for compatibility; frames go through the network one by
-    one so that the stages overlap.
+    Three stages overlap in threads: demuxing + decoding + downscaling, the network, and
+    rendering + encoding + muxing (in file order, so copied audio packets stay interleaved).
+    ``on_frames(n)`` is called as frames are written (progress bars). ``if_empty``: see
+    ``deeplab.portrait.presence``. Raises ``TruncatedVideoError`` (nothing written) when fewer
+    frames decode than the file declares, ``NoSubjectInVideo`` for ``if_empty="skip"`` when no
+    frame shows a subject. ``overwrite=False``: ``FileExistsError`` if ``destination`` exists
+    when the finished file is published (concurrent runs never replace each other's output).
     """
     if config.mode not in VIDEO_MODES:
         raise ValueError(f"mode {config.mode!r} cannot be written as video; use one of "
                          f"{VIDEO_MODES}")
+    check_if_empty(if_empty)
     source, destination = Path(source), Path(destination)
-    info = video_info(source)
-    fps = info.fps if info.fps > 0 else 25.0
-    fourcc = cv2.VideoWriter_fourcc(*FOURCC_BY_EXTENSION.get(destination.suffix.lower(), "mp4v"))
+    check_codec(codec or default_codec(destination.suffix), destination.suffix, crf)
     smoother = smoother or TemporalSmoother()
     config = video_render_config(config)
-    capture = cv2.VideoCapture(str(source))
-    written = 0
     shape = None
 
-    def prepare(frame_bgr):
+    def prepare(event):
         nonlocal shape
-        frame = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
-        working = working_image(frame, input_size)
+        if not isinstance(event, DecodedFrame):
+            return event, None
+        working = working_image(event.rgb, input_size)
         if shape is None:
             shape = working.image.shape
         elif working.image.shape != shape:
             raise ValueError(f"{source}: frame size changes inside the video")
-        return frame, working
+        return event, working
 
     def predict(item):
-        frame, working = item
-        return frame, working, model.probabilities(working.image[None])[0]
+        event, working = item
+        if working is None:
+            return event, None, None
+        return event, working, model.probabilities(working.image[None])[0]
 
-    stages = []
-    try:
-        with atomic_path(destination) as temp_path:
-            writer = None
+    with VideoReader(source) as reader:
+        fader = PresenceFader(reader.info.fps, enabled=if_empty != "blur"
+                              and config.mode not in MATTE_MODES)
+        stages = []
+        publish = atomic_path(destination) if overwrite else atomic_create(destination)
+        with publish as temp_path:
+            writer = VideoWriter(temp_path, reader, codec, crf)
             try:
-                stages.append(_Stage(_read_frames(capture), prepare))
+                stages.append(_Stage(reader.events(), prepare))
                 stages.append(_Stage(stages[0], predict))
-                for frame, working, probs in stages[1]:
+                for event, working, probs in stages[1]:
+                    if working is None:
+                        writer.mux(event)
+                        continue
+                    frame = event.rgb
                     probability = smoother(subject_probability(probs, config.subject_classes))
                     matte = refine(frame, probability, config.matte, working)
-                    output = render(frame, config, probabilities=probs, matte=matte,
-                                    working=working).image
-                    if output.ndim == 2:
-                        output = cv2.cvtColor(output, cv2.COLOR_GRAY2BGR)
+                    strength = fader(has_subject(matte.low if matte.low is not None
+                                                 else matte.alpha8))
+                    if strength > 0.0:
+                        output = render(frame, config, probabilities=probs, matte=matte,
+                                        working=working).image
+                        if output.ndim == 2:
+                            output = cv2.cvtColor(output, cv2.COLOR_GRAY2RGB)
+                        output = mix(frame, output, strength)
                     else:
-                        output = cv2.cvtColor(output, cv2.COLOR_RGB2BGR)
-                    if writer is None:
-                        size = (output.shape[1], output.shape[0])
-                        writer = cv2.VideoWriter(str(temp_path), fourcc, fps, size)
-                        if not writer.isOpened():
-                            raise OSError(f"cannot write video {destination} "
-                                          f"({destination.suffix})")
-                    writer.write(output)
-                    written += 1
+                        output = frame
+                    writer.write(stored(output, reader.rotation), event.pts, event.index)
                     if on_frames is not None:
                         on_frames(1)
+                reader.check_complete()
+                if if_empty == "skip" and fader.frames_without_subject == fader.frames_seen:
+                    raise NoSubjectInVideo(f"no subject in any frame of {source}")
+                writer.close()
+            except BaseException:
+                writer.abort()
+                raise
             finally:
                 for stage in reversed(stages):
                     stage.close()
-                if writer is not None:
-                    writer.release()
-            if written == 0:
-                raise UnreadableImageError(f"{source}: no frames could be decoded")
-    finally:
-        capture.release()
-    return written
+        return VideoResult(writer.frames_written, fader.frames_without_subject,
+                           reader.info.copied_streams)
