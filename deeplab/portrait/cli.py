@@ -28,7 +28,8 @@ from deeplab.portrait.litert import PRECISIONS
 from deeplab.portrait.models import BACKENDS, DEFAULT_WEIGHTS
 from deeplab.portrait.presence import IF_EMPTY_CHOICES
 from deeplab.portrait.quiet import quiet_environment
-from deeplab.portrait.video_io import DEFAULT_CRF, ENCODERS
+from deeplab.portrait.io import VIDEO_EXTENSIONS
+from deeplab.portrait.video_io import DEFAULT_CRF, ENCODERS, default_codec
 
 MAX_BLUR_RADIUS = 2000.0  # px: beyond a 12-MP photo's diagonal/2, nothing changes
 INPUT_SIZE_RANGE = (33, 2049)  # the network: at least a few stride-8 cells, at most ~4 MP
@@ -153,12 +154,15 @@ def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
             parser.error(f"{option} {path}: not a regular file")
     if args.mode == "replace" and args.background is None:
         parser.error("--mode replace needs --background IMG")
-    if args.crf is not None:
-        from deeplab.portrait.video_io import CRF_RANGE
+    from deeplab.portrait.video_io import check_codec
 
-        low, high = CRF_RANGE[args.video_codec or "h264"]
-        if not low <= args.crf <= high:
-            parser.error(f"--crf for {args.video_codec or 'h264'} must be in {low}..{high}")
+    for entry in args.inputs:
+        suffix = Path(entry).suffix.lower()
+        if suffix in VIDEO_EXTENSIONS and (args.video_codec or args.crf is not None):
+            try:
+                check_codec(args.video_codec or default_codec(suffix), suffix, args.crf)
+            except ValueError as error:
+                parser.error(f"{entry}: {error}")
 
 
 class StopRequest:
@@ -183,8 +187,11 @@ class StopRequest:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    check_paths(parser, args)
+    try:
+        args = parser.parse_args(argv)
+        check_paths(parser, args)
+    except SystemExit as done:  # --help, or a bad argument (already reported in one line)
+        return int(done.code or 0)
     if not args.verbose:
         quiet_environment()
     from deeplab.portrait.pipeline import (ModelUnavailableError, PortraitOptions,
