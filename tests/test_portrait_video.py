@@ -18,16 +18,7 @@ from deeplab.portrait.render import RenderConfig
 from deeplab.portrait.video_io import video_info
 
 from conftest import shared_path
-
-
-class BrightIsPerson:
-    """Fake 2-class network: bright pixels are "person"."""
-
-    class_names = ("background", "person")
-
-    def probabilities(self, images: np.ndarray) -> np.ndarray:
-        person = 1.0 / (1.0 + np.exp(-(images.astype(np.float32).mean(-1) / 255.0 - 0.5) * 20))
-        return np.stack([1.0 - person, person], axis=-1).astype(np.float32)
+from portrait_fakes import BrightIsPerson
 
 
 def frame_at(i: int, size=(96, 64), subject: bool = True) -> np.ndarray:
@@ -166,8 +157,9 @@ def test_frames_without_subject_fade_in_instead_of_popping(tmp_path):
                          - y.to_ndarray(format="rgb24")).mean()
                   for x, y in zip(a.decode(video=0), b.decode(video=0))]
     assert max(change[:8]) < 3  # empty room: written as it is (up to compression)
-    ramp = change[8:14]
-    assert all(later > earlier for earlier, later in zip(ramp, ramp[1:]))  # a fade, not a step
+    ramp = change[8:12]  # the subject arrives: the blur fades in over half a second
+    assert all(later > earlier + 0.5 for earlier, later in zip(ramp, ramp[1:]))
+    assert change[8] - change[7] < 0.4 * (change[16] - change[7])  # not a step
 
 
 def test_presence_fader_ramps_over_half_a_second():

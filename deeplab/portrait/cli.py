@@ -81,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "for every non-background class (keeps held objects sharp)")
     parser.add_argument("--blur-radius", type=number(float, 0.0, MAX_BLUR_RADIUS, "--blur-radius"),
                         default=None, metavar="PX",
-                        help="disc radius in pixels, 0..%g (default: 1.2%% of the image "
-                             "diagonal)" % MAX_BLUR_RADIUS)
+                        help=f"disc radius in pixels, 0..{MAX_BLUR_RADIUS:g} (default: 1.2%% of "
+                             "the image diagonal)")
     parser.add_argument("--depth-falloff", default=0.0, metavar="FRACTION",
                         type=number(float, 0.0, MAX_DEPTH_FALLOFF, "--depth-falloff"),
                         help="blur grows with distance from the subject, reaching full strength "
