@@ -2,14 +2,21 @@
 
 ``train_main`` backs ``train.py`` and the ``deeplab-train`` console script, ``export_main``
 backs ``export.py`` and ``deeplab-export``. Both take ``argv`` (for tests) and return the exit
-status. TensorFlow's C++ logging is quietened before anything imports it.
+status. ``--help`` and every option check run before TensorFlow is imported; its start-up noise
+is hidden unless ``--verbose`` (:mod:`deeplab.tf_noise`; the C++ stream is filtered only for a
+real command line, ``argv=None``, not when a test calls in).
+
+Exit statuses: 0 done; 1 the work failed (export check, unreadable weights, disk full);
+2 a bad option, config or data set; 3 training diverged; 130 Ctrl-C; 143 SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+
+from deeplab.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, sigterm_raises
+from deeplab.tf_noise import quiet_python_loggers, quiet_tensorflow
 
 TRAIN_DESCRIPTION = """\
 Fine-tune DeepLab: deeplab-train --config configs/NAME.yaml --model-dir DIR
@@ -31,9 +38,12 @@ SOURCE is anything deeplab loads: a registry name, release archive or folder, ch
 frozen graph, .keras file or training run folder. Every export checks itself after writing."""
 
 
-def _quiet_tensorflow() -> None:
-    """Hide TensorFlow's C++ start-up chatter unless the user asked for it."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def _prepare_tensorflow(verbose: bool, real_command_line: bool) -> None:
+    """Hide TensorFlow's chatter (unless ``verbose``), then import it."""
+    if not verbose:
+        if real_command_line:
+            quiet_tensorflow()
+        quiet_python_loggers()
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -50,24 +60,38 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", help="folder data set with images/ and masks/")
     parser.add_argument("--steps", type=int, help="total training steps (schedule.steps)")
     parser.add_argument("--eval-only", action="store_true", help="evaluate, do not train")
+    parser.add_argument("--restart", action="store_true",
+                        help="start again from step 0 although the run folder has checkpoints "
+                             "(they are moved aside to checkpoints.before-restart-*/, not "
+                             "deleted)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log output")
     return parser
 
 
 def train_main(argv: list[str] | None = None) -> int:
-    """Parse ``train.py`` arguments and run :func:`deeplab.training.cli.run_from_args`."""
-    _quiet_tensorflow()
-    args = train_parser().parse_args(argv)
+    """Parse ``train.py`` arguments, check the config (before TensorFlow is imported) and run
+    :func:`deeplab.training.cli.run_from_args`."""
+    parser = train_parser()
+    args = parser.parse_args(argv)
+    from deeplab.training.cli import check_config
+
+    experiment = check_config(args.config, args.overrides, weights=args.weights, data=args.data,
+                              steps=args.steps, program=parser.prog)
+    if experiment is None:
+        return 2
+    _prepare_tensorflow(args.verbose, argv is None)
     from deeplab.training.cli import run_from_args
 
     return run_from_args(config=args.config, model_dir=args.model_dir, overrides=args.overrides,
                          weights=args.weights, data=args.data, steps=args.steps,
-                         eval_only=args.eval_only)
+                         eval_only=args.eval_only, restart=args.restart, program=parser.prog)
 
 
 def export_parser() -> argparse.ArgumentParser:
     """The ``export.py`` / ``deeplab-export`` arguments (formats, precisions from the library)."""
-    from deeplab.export.api import FORMATS, PRECISIONS_BY_FORMAT
-    from deeplab.export.verify import DEFAULT_MIN_AGREEMENT, KERAS_FILE_MIN_AGREEMENT
+    from deeplab.export.formats import (DEFAULT_MIN_AGREEMENT, FORMATS,
+                                        KERAS_FILE_MIN_AGREEMENT, PRECISIONS_BY_FORMAT)
 
     precisions = sorted({p for values in PRECISIONS_BY_FORMAT.values() for p in values})
     by_format = "; ".join(f"{name}: {'|'.join(values)}"
@@ -97,26 +121,49 @@ def export_parser() -> argparse.ArgumentParser:
                              f"{defaults}; {KERAS_FILE_MIN_AGREEMENT} for --format keras)")
     parser.add_argument("--output-stride", type=int, choices=(8, 16),
                         help="run the network at this output stride (default: the release's)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output, only if it is an earlier export of "
+                             "the same format (never a folder holding other files, an input, "
+                             "or the current directory)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log output")
     return parser
 
 
 def export_main(argv: list[str] | None = None) -> int:
-    """Parse ``export.py`` arguments and run :func:`deeplab.export.export`; errors -> exit 1."""
-    _quiet_tensorflow()
+    """Parse ``export.py`` arguments, check them all (before TensorFlow is imported) and run
+    :func:`deeplab.export.export`. Exit 2 for a bad option, 1 for a failed export."""
     parser = export_parser()
     args = parser.parse_args(argv)
-    from deeplab.export import ExportError, export
-    from deeplab.weights import WeightsError
+    from deeplab.export.options import ExportOptionError, check_export_options
 
+    options = dict(format=args.format, precision=args.precision, samples=args.samples,
+                   sample_dir=args.sample_dir, calibration_dir=args.calibration_dir,
+                   calibration_limit=args.calibration_limit, min_agreement=args.min_agreement,
+                   output_stride=args.output_stride, overwrite=args.overwrite)
     try:
-        export(args.weights, args.output, format=args.format, precision=args.precision,
-               fold_batch_norm=args.fold_batch_norm, jit_compile=args.jit_compile,
-               sample_dir=args.sample_dir, samples=args.samples,
-               calibration_dir=args.calibration_dir, calibration_limit=args.calibration_limit,
-               min_agreement=args.min_agreement, output_stride=args.output_stride,
-               overwrite=args.overwrite)
-    except (ExportError, WeightsError, ValueError) as error:
+        check_export_options(args.weights, args.output, **options)
+    except ExportOptionError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 1
+        return 2
+    try:
+        with sigterm_raises():
+            _prepare_tensorflow(args.verbose, argv is None)
+            from deeplab.export import ExportError, export
+            from deeplab.weights import WeightsError
+
+            try:
+                export(args.weights, args.output, fold_batch_norm=args.fold_batch_norm,
+                       jit_compile=args.jit_compile, **options)
+            except (ExportError, WeightsError, ValueError, OSError) as error:
+                print(f"{parser.prog}: error: {error}", file=sys.stderr)
+                return 1
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted; {args.output} was not written or changed",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print(f"{parser.prog}: terminated; {args.output} was not written or changed",
+              file=sys.stderr)
+        return EXIT_TERMINATED
     return 0

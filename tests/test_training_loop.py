@@ -123,7 +123,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data_root, tmp_path):
             model_dir, log=lambda m: None).train()
     good = tf.train.latest_checkpoint(str(model_dir / "checkpoints"))
     broken = load_experiment(None, tiny_overrides(
-        data_root, **{"schedule.steps": 6, "schedule.class_weights": "[.nan, .nan]"}))
+        data_root, **{"schedule.steps": 6, "schedule.learning_rate": 1e35}))
     trainer = Trainer(broken, model_dir, log=lambda m: None)
     with pytest.raises(TrainingDiverged, match="ckpt-2"):
         trainer.train()

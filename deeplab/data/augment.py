@@ -1,8 +1,9 @@
 """Training augmentation of the original DeepLab recipe, on one example at a time.
 
 Order as the original ``preprocess_image_and_label``: (optional colour jitter), random scale
-(image bilinear, label nearest, both align-corners), pad bottom/right to at least the crop size
-(image with the mean 127.5, label with 255 = ignore), random crop, random horizontal flip. The
+(image bilinear, label nearest, both align-corners), (optional blur and noise: not in the
+original), pad bottom/right to at least the crop size (image with the mean 127.5, label with
+255 = ignore), random crop, random horizontal flip. The
 label is only ever moved, never interpolated, so its values after augmentation are a subset of
 its values before plus 255.
 """
@@ -74,6 +75,32 @@ def color_jitter(image: tf.Tensor, strength: float) -> tf.Tensor:
     return tf.clip_by_value(x, 0.0, 1.0) * 255.0
 
 
+def random_blur(image: tf.Tensor, probability: float, max_sigma: float) -> tf.Tensor:
+    """With ``probability``, a separable Gaussian blur of sigma drawn from [0.3, ``max_sigma``]."""
+    radius = int(max(1, round(3 * max_sigma)))
+    sigma = tf.random.uniform([], 0.3, max_sigma)
+    offsets = tf.range(-radius, radius + 1, dtype=tf.float32)
+    weights = tf.exp(-0.5 * tf.square(offsets / sigma))
+    weights /= tf.reduce_sum(weights)
+    rows = tf.tile(tf.reshape(weights, [-1, 1, 1, 1]), [1, 1, 3, 1])
+    columns = tf.tile(tf.reshape(weights, [1, -1, 1, 1]), [1, 1, 3, 1])
+
+    def blur():
+        padded = tf.pad(image[tf.newaxis], [[0, 0], [radius, radius], [radius, radius], [0, 0]],
+                        mode="SYMMETRIC")
+        x = tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID")
+        return tf.nn.depthwise_conv2d(x, columns, [1, 1, 1, 1], "VALID")[0]
+
+    return tf.cond(tf.random.uniform([]) < probability, blur, lambda: image)
+
+
+def random_noise(image: tf.Tensor, max_stddev: float) -> tf.Tensor:
+    """Gaussian noise of a standard deviation drawn from [0, ``max_stddev``] (of 0-255)."""
+    stddev = tf.random.uniform([], 0.0, max_stddev) * 255.0
+    noisy = image + tf.random.normal(tf.shape(image), stddev=stddev)
+    return tf.clip_by_value(noisy, 0.0, 255.0)
+
+
 def augment_example(image: tf.Tensor, label: tf.Tensor, config: AugmentConfig):
     """uint8 image ``[H, W, 3]`` + uint8 label ``[H, W, 1]`` -> float32 image in [0, 255] and
     uint8 label, both ``crop_size`` square."""
@@ -81,6 +108,10 @@ def augment_example(image: tf.Tensor, label: tf.Tensor, config: AugmentConfig):
     if config.color_jitter > 0:
         image = color_jitter(image, config.color_jitter)
     image, label = scale_image_and_label(image, label, random_scale_factor(config))
+    if config.blur_probability > 0:
+        image = random_blur(image, config.blur_probability, config.max_blur_sigma)
+    if config.noise_stddev > 0:
+        image = random_noise(image, config.noise_stddev)
     image, label = pad_to_at_least(image, label, config.crop_size)
     image, label = random_crop_pair(image, label, config.crop_size)
     if config.flip:

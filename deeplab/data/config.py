@@ -17,6 +17,17 @@ MASK_ENCODINGS = ("auto", "class_ids", "binary")
 IGNORE_LABEL = 255
 #: The original's mean pixel, used to pad training crops.
 MEAN_PIXEL = PAD_VALUE
+#: Largest crop / eval side accepted: 2049 covers the original's Cityscapes eval (1025 x 2049);
+#: beyond it one MobileNetV2 activation map alone outgrows a few GB.
+MAX_SIDE = 2049
+
+
+def check_size(value: int | None, key: str, optional: bool = False) -> None:
+    """Refuse a side length outside ``1..MAX_SIDE`` (``None`` only when ``optional``)."""
+    if value is None and optional:
+        return
+    if value is None or not 1 <= value <= MAX_SIDE:
+        raise ValueError(f"{key} must be a size in pixels from 1 to {MAX_SIDE}, got {value}")
 
 
 @dataclass
@@ -26,6 +37,9 @@ class AugmentConfig:
     ``scale_step`` 0.25 picks the scale from {0.5, 0.75, ..., 2.0} as the original recipe;
     0 draws it uniformly. ``color_jitter`` is the strength (0 disables it) of random brightness,
     contrast, saturation and hue changes, applied before padding so the pad value stays the mean.
+    ``blur_probability`` blurs that share of crops with a Gaussian of sigma up to ``max_blur_sigma``
+    pixels (out-of-focus and motion-soft photos); ``noise_stddev`` adds Gaussian sensor noise of
+    up to that standard deviation (fraction of the 0-255 range), both after scaling.
     """
 
     crop_size: int = 513
@@ -34,10 +48,12 @@ class AugmentConfig:
     scale_step: float = 0.25
     flip: bool = True
     color_jitter: float = 0.0
+    blur_probability: float = 0.0
+    max_blur_sigma: float = 2.0
+    noise_stddev: float = 0.0
 
     def __post_init__(self):
-        if self.crop_size < 1:
-            raise ValueError(f"crop_size must be positive, got {self.crop_size}")
+        check_size(self.crop_size, "data.augment.crop_size")
         if not 0 < self.min_scale <= self.max_scale:
             raise ValueError(
                 f"need 0 < min_scale <= max_scale, got {self.min_scale} and {self.max_scale}")
@@ -45,6 +61,12 @@ class AugmentConfig:
             raise ValueError(f"scale_step must be >= 0, got {self.scale_step}")
         if not 0 <= self.color_jitter <= 1:
             raise ValueError(f"color_jitter must be in [0, 1], got {self.color_jitter}")
+        if not 0 <= self.blur_probability <= 1:
+            raise ValueError(f"blur_probability must be in [0, 1], got {self.blur_probability}")
+        if not 0 < self.max_blur_sigma <= 8:
+            raise ValueError(f"max_blur_sigma must be in (0, 8] pixels, got {self.max_blur_sigma}")
+        if not 0 <= self.noise_stddev <= 0.5:
+            raise ValueError(f"noise_stddev must be in [0, 0.5], got {self.noise_stddev}")
 
 
 @dataclass
@@ -95,3 +117,14 @@ class DataConfig:
             raise ValueError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.kind == "tfds" and not self.tfds_name:
             raise ValueError("data.kind 'tfds' needs data.tfds_name")
+        check_size(self.eval_longer_side, "data.eval_longer_side", optional=True)
+        if self.max_image_side is not None and self.max_image_side < 1:
+            raise ValueError(f"data.max_image_side must be >= 1 or null, got "
+                             f"{self.max_image_side}")
+        if self.max_eval_examples is not None and self.max_eval_examples < 1:
+            raise ValueError(f"data.max_eval_examples must be >= 1 or null, got "
+                             f"{self.max_eval_examples}")
+        if self.shuffle_buffer < 1:
+            raise ValueError(f"data.shuffle_buffer must be >= 1, got {self.shuffle_buffer}")
+        if not 0 <= self.ignore_label <= 255:
+            raise ValueError(f"data.ignore_label must be in 0..255, got {self.ignore_label}")

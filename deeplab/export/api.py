@@ -11,18 +11,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from deeplab.export.saved_model import SAVED_MODEL_PRECISIONS
-from deeplab.export.tflite import TFLITE_PRECISIONS
+from deeplab.export.formats import FORMATS, PRECISIONS_BY_FORMAT  # noqa: F401  (re-exported)
+from deeplab.export.options import check_export_options
 from deeplab.export.verify import Agreement, ExportError, sample_images
-
-FORMATS = ("saved_model", "tflite", "compat", "keras", "onnx")
-PRECISIONS_BY_FORMAT = {
-    "saved_model": SAVED_MODEL_PRECISIONS,
-    "tflite": TFLITE_PRECISIONS,
-    "compat": ("float32",),
-    "keras": ("float32",),
-    "onnx": ("float32",),
-}
 
 
 @dataclass(frozen=True)
@@ -40,22 +31,21 @@ def export(source: str | os.PathLike, output: str | os.PathLike, *, format: str 
            calibration_dir: str | os.PathLike | None = None, calibration_limit: int = 100,
            min_agreement: float | None = None, output_stride: int | None = None,
            overwrite: bool = False) -> ExportResult:
-    """Load any weights source (see :func:`deeplab.weights.resolve_model`) and export it."""
-    if format not in FORMATS:
-        raise ExportError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
-    if precision not in PRECISIONS_BY_FORMAT[format]:
-        raise ExportError(f"--precision {precision} is not available for --format {format} "
-                          f"(choose {', '.join(PRECISIONS_BY_FORMAT[format])})")
-    output = Path(output)
-    if output.exists() and not overwrite:
-        raise ExportError(f"{output} exists; pass --overwrite to replace it")
+    """Load any weights source (see :func:`deeplab.weights.resolve_model`) and export it.
+
+    Every option is checked first (:func:`deeplab.export.options.check_export_options`): an
+    existing ``output`` is replaced only with ``overwrite`` and only when it is an earlier export
+    of the same format (:mod:`deeplab.export.output_target`).
+    """
+    check_export_options(source, output, format=format, precision=precision, samples=samples,
+                         sample_dir=sample_dir, calibration_dir=calibration_dir,
+                         calibration_limit=calibration_limit, min_agreement=min_agreement,
+                         output_stride=output_stride, overwrite=overwrite)
+    output = Path(output).expanduser()
     if format == "onnx":
         from deeplab.export.onnx import check_converter
 
         check_converter()  # fail before the slow model load when no converter is usable
-    if format == "tflite" and precision == "int8" and calibration_dir is None:
-        raise ExportError("--precision int8 needs --calibration-dir: a folder of representative "
-                          "images to calibrate the quantization ranges")
     from deeplab.weights import resolve_model
 
     model, config = resolve_model(source, output_stride=output_stride)

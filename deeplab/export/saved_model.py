@@ -19,7 +19,7 @@ from deeplab.export.serving import METADATA_FILENAME, DeepLabServing, serving_me
 from deeplab.export.verify import DEFAULT_MIN_AGREEMENT, Agreement, atomic_output, check
 from deeplab.inference import IMAGE_SPEC, segment
 
-SAVED_MODEL_PRECISIONS = ("float32", "bfloat16")
+from deeplab.export.formats import SAVED_MODEL_PRECISIONS  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)

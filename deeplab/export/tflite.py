@@ -30,7 +30,7 @@ from deeplab.inference import logits_at_working_size
 from deeplab.layers import resize_bilinear_align_corners
 from deeplab.preprocessing import pad_and_normalize, resize_to_crop
 
-TFLITE_PRECISIONS = ("float32", "float16", "int8")
+from deeplab.export.formats import TFLITE_PRECISIONS  # noqa: E402
 
 
 def padded_crop_spec(crop_size: int) -> tf.TensorSpec:

@@ -19,10 +19,7 @@ from deeplab.atomic import atomic_path
 from deeplab.image_files import IMAGE_SUFFIXES, read_rgb
 
 
-#: Label agreement with the Keras model an export must reach unless the caller says otherwise, by
-#: the precision it computes in (a ``.keras`` file must reproduce the labels exactly).
-DEFAULT_MIN_AGREEMENT = {"float32": 0.999, "bfloat16": 0.99, "float16": 0.99, "int8": 0.98}
-KERAS_FILE_MIN_AGREEMENT = 1.0
+from deeplab.export.formats import DEFAULT_MIN_AGREEMENT, KERAS_FILE_MIN_AGREEMENT  # noqa: F401
 
 
 class ExportError(RuntimeError):

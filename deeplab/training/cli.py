@@ -1,6 +1,8 @@
 """What ``train.py`` runs: config + quick-start flags -> training or evaluation, clear errors.
 
 Argument parsing lives in :mod:`deeplab.cli`; this module turns the parsed values into a run.
+Every failure a user can cause ends in one message and an exit status (see :mod:`deeplab.cli`),
+never a traceback.
 """
 
 from __future__ import annotations
@@ -10,7 +12,22 @@ import os
 import sys
 from pathlib import Path
 
+from deeplab.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED
 from deeplab.training.config import ExperimentConfig, load_experiment
+
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 1, 2, 3
+
+
+def check_config(config: str | None, overrides: list[str], *, weights: str | None = None,
+                 data: str | None = None, steps: int | None = None,
+                 program: str = "train") -> ExperimentConfig | None:
+    """The validated experiment, or None after printing the one-line reason (TensorFlow-free)."""
+    try:
+        return load_experiment(config, quick_start_overrides(weights, data, steps)
+                               + list(overrides))
+    except (ValueError, FileNotFoundError) as error:
+        print(f"{program}: config error: {error}", file=sys.stderr)
+        return None
 
 
 def quick_start_overrides(weights: str | None, data: str | None, steps: int | None) -> list[str]:
@@ -29,10 +46,16 @@ def quick_start_overrides(weights: str | None, data: str | None, steps: int | No
 def evaluate_only(experiment: ExperimentConfig, model_dir: Path) -> dict[str, float]:
     """Score the run folder's latest weights, or the configured weights source (nothing is
     written). ``model.architecture.output_stride`` picks the stride to evaluate at."""
+    from deeplab.data.checks import check_folder_dataset
     from deeplab.data.pipeline import eval_dataset
     from deeplab.training.evaluation import evaluate
     from deeplab.training.run_folder import is_run_folder, load_run_model
 
+    report = check_folder_dataset(experiment.data, [experiment.data.eval_split])
+    report.raise_if_problems()
+    if report.checked:
+        experiment.data.mask_encoding = report.encoding
+        print(report.summary())
     stride = experiment.model.architecture.get("output_stride")
     if is_run_folder(model_dir):
         model, config = load_run_model(model_dir, output_stride=stride)
@@ -42,6 +65,7 @@ def evaluate_only(experiment: ExperimentConfig, model_dir: Path) -> dict[str, fl
         origin = experiment.model.weights
     else:
         raise ValueError(f"--eval-only: {model_dir} is not a run folder and no --weights given")
+    report.raise_if_problems(config.num_classes, config.class_names)
     print(f"Evaluating {origin} (output stride {config.output_stride}) on "
           f"{experiment.data.eval_split}")
     return evaluate(model, eval_dataset(experiment.data).as_numpy_iterator(), config.num_classes,
@@ -67,35 +91,65 @@ def model_from_weights(experiment: ExperimentConfig):
 
 def run_from_args(*, config: str | None, model_dir: str, overrides: list[str],
                   weights: str | None = None, data: str | None = None, steps: int | None = None,
-                  eval_only: bool = False) -> int:
+                  eval_only: bool = False, restart: bool = False,
+                  program: str | None = None) -> int:
     """Train (or with ``eval_only`` evaluate) as the arguments say; returns the exit status:
-    0 done, 2 bad config or input, 3 the loss diverged."""
-    from deeplab.training.trainer import Trainer, TrainingDiverged, format_scores
+    0 done, 1 failed (disk full, unreadable weights), 2 bad config or data, 3 the loss diverged,
+    130 / 143 stopped by Ctrl-C / SIGTERM (with a checkpoint to resume from)."""
+    program = program or os.path.basename(sys.argv[0]) or "train"
+    experiment = check_config(config, overrides, weights=weights, data=data, steps=steps,
+                              program=program)
+    if experiment is None:
+        return EXIT_BAD_INPUT
+    from deeplab.training.trainer import CheckpointWriteError, TrainingDiverged
+    from deeplab.weights import WeightsError
 
-    program = os.path.basename(sys.argv[0]) or "train"
-    try:
-        experiment = load_experiment(
-            config, quick_start_overrides(weights, data, steps) + list(overrides))
-    except (ValueError, FileNotFoundError) as error:
-        print(f"{program}: config error: {error}", file=sys.stderr)
-        return 2
+    trainer = None
     try:
         if eval_only:
+            from deeplab.training.trainer import format_scores
+
             print(format_scores(evaluate_only(experiment, Path(model_dir))))
             return 0
-        trainer = Trainer(experiment, model_dir)
+        from deeplab.training.trainer import Trainer
+
+        trainer = Trainer(experiment, model_dir, restart=restart)
         result = trainer.train()
+        return _report(program, experiment, trainer, result)
     except TrainingDiverged as error:
         print(f"{program}: training diverged: {error}", file=sys.stderr)
-        return 3
+        return EXIT_DIVERGED
+    except CheckpointWriteError as error:
+        print(f"{program}: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except (ValueError, FileNotFoundError) as error:
         print(f"{program}: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        kept = trainer.manager.latest_checkpoint if trainer is not None else None
+        print(f"{program}: interrupted; " + (f"latest checkpoint {kept} is kept" if kept
+                                              else "no checkpoint was written"),
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (OSError, WeightsError) as error:
+        print(f"{program}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _report(program: str, experiment: ExperimentConfig, trainer, result) -> int:
+    """The end-of-run summary lines; the exit status of a finished or stopped run."""
+    if result.stopped_by:
+        print(f"{program}: stopped by {result.stopped_by} at step {result.step} of "
+              f"{experiment.schedule.steps}; checkpoint {result.checkpoint}; run the same "
+              f"command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED if result.stopped_by == "Ctrl-C" else EXIT_TERMINATED
     print(f"Trained steps {result.start_step} -> {result.step}; checkpoint {result.checkpoint}")
     if not math.isnan(result.images_per_second):
         print(f"Throughput {result.images_per_second:.2f} images/s, "
               f"input wait {100 * result.input_wait_fraction:.1f}% of step time")
     if trainer.chief and experiment.runtime.eval_every_steps == 0 and _has_eval(experiment):
+        from deeplab.training.trainer import format_scores
+
         print(format_scores(trainer.evaluate()))
     return 0
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from deeplab.data.config import AugmentConfig, DataConfig
+from deeplab.data.config import AugmentConfig, DataConfig, check_size
+from deeplab.training.typed_values import coerce
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -42,6 +43,37 @@ class ModelSection:
     class_names: list[str] | None = None
     class_mapping: dict[str, str] = field(default_factory=dict)
     freeze_batch_norm: bool = True
+
+    def __post_init__(self):
+        if self.class_names is not None:
+            names = self.class_names
+            if len(names) < 2:
+                raise ValueError(f"model.class_names needs at least two classes (e.g. "
+                                 f"[background, person]), got {names}")
+            if any(not name.strip() for name in names) or len(set(names)) != len(names):
+                raise ValueError(f"model.class_names must be distinct, non-empty names, got "
+                                 f"{names}")
+            unknown = sorted(set(self.class_mapping) - set(names))
+            if unknown:
+                raise ValueError(f"model.class_mapping maps {unknown}, which are not in "
+                                 f"model.class_names {names}")
+        self.architecture = _architecture(self.architecture)
+
+
+def _architecture(values: dict[str, Any]) -> dict[str, Any]:
+    """``model.architecture`` checked against ModelConfig's fields and types up front."""
+    from deeplab.config import ModelConfig
+
+    hints = typing.get_type_hints(ModelConfig)
+    unknown = sorted(set(values) - set(hints))
+    if unknown:
+        raise ValueError(f"unknown model.architecture key(s) {unknown}; valid: {sorted(hints)}")
+    checked = {key: coerce(value, hints[key], f"model.architecture.{key}")
+               for key, value in values.items()}
+    if "crop_size" in checked:
+        check_size(checked["crop_size"], "model.architecture.crop_size")
+    return {key: list(value) if isinstance(value, tuple) else value
+            for key, value in checked.items()}
 
 
 @dataclass
@@ -79,6 +111,36 @@ class ScheduleConfig:
             raise ValueError(f"schedule.optimizer must be one of {OPTIMIZERS}")
         if not 0 < self.top_k_percent_pixels <= 1:
             raise ValueError("schedule.top_k_percent_pixels must be in (0, 1]")
+        if not self.learning_rate > 0:
+            raise ValueError(f"schedule.learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 <= self.end_learning_rate <= self.learning_rate:
+            raise ValueError(f"schedule.end_learning_rate must be in [0, learning_rate "
+                             f"{self.learning_rate}], got {self.end_learning_rate}")
+        if not self.power > 0:
+            raise ValueError(f"schedule.power must be > 0, got {self.power}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"schedule.warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.warmup_steps > self.steps:
+            raise ValueError(f"schedule.warmup_steps ({self.warmup_steps}) is larger than "
+                             f"schedule.steps ({self.steps}): the learning rate would never "
+                             f"leave the warm-up; lower warmup_steps or raise steps")
+        if not 0 <= self.warmup_start_factor <= 1:
+            raise ValueError(f"schedule.warmup_start_factor must be in [0, 1], got "
+                             f"{self.warmup_start_factor}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"schedule.momentum must be in [0, 1), got {self.momentum}")
+        if self.weight_decay < 0 or not self.adam_epsilon > 0:
+            raise ValueError("schedule.weight_decay must be >= 0 and schedule.adam_epsilon > 0")
+        if self.gradient_clip_norm is not None and not self.gradient_clip_norm > 0:
+            raise ValueError(f"schedule.gradient_clip_norm must be > 0 or null, got "
+                             f"{self.gradient_clip_norm}")
+        if self.class_weights is not None and (
+                not self.class_weights or any(w < 0 for w in self.class_weights)):
+            raise ValueError(f"schedule.class_weights must be a non-empty list of weights >= 0, "
+                             f"got {self.class_weights}")
+        if self.hard_mining_steps < 0:
+            raise ValueError(f"schedule.hard_mining_steps must be >= 0, got "
+                             f"{self.hard_mining_steps}")
 
 
 @dataclass
@@ -111,6 +173,14 @@ class RuntimeConfig:
             raise ValueError(f"runtime.precision must be one of {PRECISIONS}")
         if self.checkpoint_every_steps < 1 or self.keep_checkpoints < 1:
             raise ValueError("runtime.checkpoint_every_steps and keep_checkpoints must be >= 1")
+        if self.log_every_steps < 1:
+            raise ValueError(f"runtime.log_every_steps must be >= 1, got {self.log_every_steps}")
+        if self.image_summary_every_steps < 0 or self.eval_every_steps < 0:
+            raise ValueError("runtime.image_summary_every_steps and eval_every_steps must be "
+                             ">= 0 (0 turns them off)")
+        if not self.eval_scales or any(not 0 < s <= 4 for s in self.eval_scales):
+            raise ValueError(f"runtime.eval_scales must be a non-empty list of scales in "
+                             f"(0, 4], e.g. [0.75, 1.0, 1.25]; got {self.eval_scales}")
 
 
 @dataclass
@@ -146,7 +216,7 @@ def _build(cls, data: dict[str, Any], prefix: str):
         if dataclasses.is_dataclass(hint):
             values[name] = _build(hint, value or {}, f"{prefix}{name}.")
         else:
-            values[name] = value
+            values[name] = coerce(value, hint, f"{prefix}{name}")
     try:
         return cls(**values)
     except TypeError as error:
@@ -167,7 +237,20 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
         if not isinstance(child, dict):
             raise ValueError(f"override {assignment!r}: {part} is not a section")
         node = child
-    node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+    try:
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as error:
+        raise ValueError(f"override {assignment!r}: the value is not valid YAML "
+                         f"({_yaml_problem(error)})") from None
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """One line from a YAML error: its problem and where (1-based line and column)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 def load_experiment(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()
@@ -178,7 +261,12 @@ def load_experiment(path: str | Path | None, overrides: list[str] | tuple[str, .
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} not found")
-        data = yaml.safe_load(path.read_text()) or {}
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML: {_yaml_problem(error)}") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path}: cannot read the config file ({error})") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path} must hold a mapping with model/data/schedule/runtime")
     for assignment in overrides:

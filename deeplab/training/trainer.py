@@ -10,7 +10,12 @@ A run lives in one folder (``model_dir``)::
     train/, eval/        TensorBoard logs
     model.keras          the final model (deeplab.model.save_model format)
 
-Running again with the same folder resumes from the latest checkpoint with its step count.
+Running again with the same folder resumes from the newest checkpoint that restores (damaged
+ones are skipped and named, :mod:`deeplab.training.checkpoints`) with its step count, and the
+logs are trimmed to that step. Checkpoints are never deleted except by rotation after a newer
+one was written; ``restart=True`` moves them aside. Ctrl-C / SIGTERM stop after the current step
+with a checkpoint (:mod:`deeplab.training.stop_request`); a checkpoint that cannot be written
+(full disk) stops the run with :class:`CheckpointWriteError`, the previous one kept.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +35,11 @@ from tqdm import tqdm
 
 from deeplab.atomic import write_text_atomic
 from deeplab.config import ModelConfig
+from deeplab.data.checks import DatasetReport, check_folder_dataset
 from deeplab.data.pipeline import eval_dataset, train_dataset
+from deeplab.training.checkpoints import (CHECKPOINT_NAME, NoRestorableCheckpoint,
+                                          checkpoints_on_disk, describe_skipped,
+                                          newest_restorable, rewrite_list_file)
 from deeplab.training.config import ExperimentConfig, dump_experiment
 from deeplab.training.distribution import is_chief, make_strategy, per_replica_batch, worker_task
 from deeplab.training.evaluation import evaluate
@@ -38,7 +48,9 @@ from deeplab.training.losses import l2_regularization, segmentation_loss
 from deeplab.training.run_folder import (CHECKPOINT_DIR, EVAL_FILE, EXPERIMENT_FILE,
                                          HISTORY_FILE, MODEL_CONFIG_FILE, MODEL_FILE,
                                          read_model_config)
+from deeplab.training.run_logs import move_aside, prune_after
 from deeplab.training.schedules import make_optimizer
+from deeplab.training.stop_request import StopRequest
 from deeplab.training.summaries import SummaryLogger
 
 ModelBuilder = Callable[[ModelConfig], keras.Model]
@@ -47,6 +59,10 @@ WeightsResolver = Callable[[str], "tuple[keras.Model, ModelConfig]"]
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the run stopped without saving the broken weights."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (full disk, permissions); the previous one is kept."""
 
 
 @dataclass
@@ -63,6 +79,7 @@ class TrainResult:
     eval: dict | None = None
     checkpoint: str | None = None
     init_report: InitReport | None = None
+    stopped_by: str | None = None  # "Ctrl-C" or "SIGTERM" when a signal ended the run early
 
 
 def default_builder(config: ModelConfig) -> keras.Model:
@@ -115,12 +132,13 @@ class Trainer:
     def __init__(self, experiment: ExperimentConfig, model_dir: str | Path, *,
                  build_model: ModelBuilder = default_builder,
                  resolve_weights: WeightsResolver = default_resolver,
-                 log: Callable[[str], None] = print):
+                 log: Callable[[str], None] = print, restart: bool = False):
         self.experiment = experiment
         self.model_dir = Path(model_dir)
         self.build_model = build_model
         self.resolve_weights = resolve_weights
         self.log = log
+        self.restart = restart
         runtime = experiment.runtime
         self.strategy = make_strategy(runtime.strategy, runtime.tpu)
         self.chief = is_chief(self.strategy)
@@ -134,17 +152,44 @@ class Trainer:
         task_type, index = worker_task()
         return self.model_dir / "workers" / f"{task_type}_{index}"
 
+    def _check_data(self) -> DatasetReport:
+        """Every example decoded and checked before any weights are loaded."""
+        report = check_folder_dataset(self.experiment.data)
+        report.raise_if_problems()
+        if report.checked:
+            self.experiment.data.mask_encoding = report.encoding  # as found in all masks
+            self.log(report.summary())
+        return report
+
+    def _set_aside_for_restart(self) -> None:
+        """``restart``: the old checkpoints and logs renamed (dated), never deleted."""
+        paths = [self._checkpoint_dir()]
+        if self.chief:
+            paths += [self.model_dir / HISTORY_FILE, self.model_dir / EVAL_FILE]
+        for old, new in move_aside(paths):
+            self.log(f"--restart: moved {old} to {new}")
+
     def _setup(self) -> None:
         experiment = self.experiment
-        existing = read_model_config(self.model_dir)
-        has_checkpoint = tf.train.latest_checkpoint(str(self._checkpoint_dir())) is not None
+        self.data_report = self._check_data()
+        checkpoint_dir = self._checkpoint_dir()
+        if self.restart and checkpoints_on_disk(checkpoint_dir):
+            self._set_aside_for_restart()
+        has_checkpoint = bool(checkpoints_on_disk(checkpoint_dir))
+        existing = read_model_config(self.model_dir) if has_checkpoint else None
         source_model = source_config = None
-        if existing is not None and has_checkpoint:
+        if existing is not None:
             self.model_config = existing
         else:
             if experiment.model.weights:
                 source_model, source_config = self.resolve_weights(experiment.model.weights)
             self.model_config = target_model_config(experiment, source_config)
+        self.data_report.raise_if_problems(self.model_config.num_classes,
+                                           self.model_config.class_names)
+        weights = experiment.schedule.class_weights
+        if weights is not None and len(weights) != self.model_config.num_classes:
+            raise ValueError(f"schedule.class_weights has {len(weights)} weights for "
+                             f"{self.model_config.num_classes} classes")
         with self.strategy.scope():
             previous_policy = keras.mixed_precision.dtype_policy()
             keras.mixed_precision.set_dtype_policy(experiment.runtime.precision)
@@ -160,14 +205,13 @@ class Trainer:
             self.optimizer.build(self.model.trainable_variables)
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                               step=self.step)
+        restored = self._restore_newest(checkpoint_dir)
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, str(self._checkpoint_dir()),
-            max_to_keep=experiment.runtime.keep_checkpoints, checkpoint_name="ckpt")
+            self.checkpoint, str(checkpoint_dir),
+            max_to_keep=experiment.runtime.keep_checkpoints, checkpoint_name=CHECKPOINT_NAME)
         self.init_report = None
-        if self.manager.latest_checkpoint:
-            status = self.checkpoint.restore(self.manager.latest_checkpoint)
-            status.assert_existing_objects_matched()
-            self.log(f"Resuming from {self.manager.latest_checkpoint} (step {self.current_step()})")
+        if restored is not None:
+            self.log(f"Resuming from {restored} (step {self.current_step()})")
         elif source_model is not None:
             self.init_report = initialize_from(
                 self.model, source_model, self.model_config.class_names,
@@ -177,10 +221,43 @@ class Trainer:
         else:
             self.log("No weights given: training from a random start")
         if self.chief:
+            self._align_logs(self.current_step())
             write_text_atomic(self.model_dir / EXPERIMENT_FILE, dump_experiment(experiment))
             write_text_atomic(self.model_dir / MODEL_CONFIG_FILE, self.model_config.to_json())
         self.summaries = SummaryLogger(self.model_dir if self.chief else None,
                                        self.model_config.class_names)
+
+    def _restore_newest(self, checkpoint_dir: Path) -> str | None:
+        """Restore the newest checkpoint that reads and fits; None when there is none."""
+        def restore(prefix: str) -> None:
+            self.checkpoint.restore(prefix).assert_existing_objects_matched()
+
+        try:
+            restored, skipped = newest_restorable(checkpoint_dir, restore)
+        except NoRestorableCheckpoint as error:
+            raise NoRestorableCheckpoint(
+                f"{error}. Nothing was changed: repair or remove them, or pass --restart to "
+                f"train again from step 0 (they are then moved aside, not deleted)") from None
+        for message in describe_skipped(skipped):
+            self.log(message)
+        if restored is None:
+            return None
+        rewrite_list_file(checkpoint_dir, restored)
+        return restored.prefix
+
+    def _align_logs(self, step: int) -> None:
+        """Resumed at ``step``: drop log lines the steps after it will write again; starting at
+        0 over an old history: keep it under a dated name."""
+        logs = [self.model_dir / HISTORY_FILE, self.model_dir / EVAL_FILE]
+        if step == 0:
+            for old, new in move_aside([p for p in logs if p.is_file()]):
+                self.log(f"Starting at step 0: kept the earlier {old.name} as {new.name}")
+            return
+        for path in logs:
+            dropped = prune_after(path, step)
+            if dropped:
+                self.log(f"{path.name}: dropped {dropped} line(s) after step {step} or repeated "
+                         f"(they are logged again as training resumes)")
 
     def current_step(self) -> int:
         """Optimizer steps taken so far (restored on resume)."""
@@ -231,31 +308,72 @@ class Trainer:
 
         return train_step
 
-    def _save(self) -> str | None:
-        path = self.manager.save(checkpoint_number=self.current_step())
-        return path
+    def _save(self, last_saved: str | None) -> str:
+        """Write ``ckpt-<step>``; on failure remove what this save left and raise
+        :class:`CheckpointWriteError` naming the checkpoint that is kept."""
+        step = self.current_step()
+        directory = self._checkpoint_dir()
+        before = set(directory.iterdir()) if directory.is_dir() else set()
+        try:
+            return self.manager.save(checkpoint_number=step)
+        except (OSError, tf.errors.OpError) as error:
+            for path in set(directory.iterdir()) - before if directory.is_dir() else ():
+                if path.name.startswith(f"{CHECKPOINT_NAME}-{step}"):
+                    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()
+            reason = getattr(error, "message", None) or getattr(error, "strerror", None) \
+                or str(error)
+            raise CheckpointWriteError(
+                f"could not write the checkpoint of step {step} in {directory} "
+                f"({str(reason).strip().splitlines()[0]}); the previous checkpoint "
+                f"{last_saved or '(none)'} is kept. Free some space and run the same command "
+                f"to resume from it") from None
 
     # ----------------------------------------------------------------------------- loop
     def train(self, steps: int | None = None) -> TrainResult:
-        """Train until ``schedule.steps`` (or ``steps`` more steps); checkpoint and log."""
+        """Train until ``schedule.steps`` (or ``steps`` more steps); checkpoint and log.
+
+        The first Ctrl-C or SIGTERM ends the run after the current step with a checkpoint
+        (``result.stopped_by`` says which); ``model.keras`` is written only by a finished run.
+        """
         runtime = self.experiment.runtime
         total_steps = self.experiment.schedule.steps
         start = self.current_step()
         end = total_steps if steps is None else min(total_steps, start + steps)
         result = TrainResult(str(self.model_dir), start, start, init_report=self.init_report)
+        result.checkpoint = self.manager.latest_checkpoint
         if start >= end:
             self.log(f"Nothing to train: step {start} already reached {end}")
-            result.checkpoint = self.manager.latest_checkpoint
             return result
+        bar = tqdm(total=end - start, desc="train", unit="step", disable=not self.chief)
+        try:
+            with StopRequest(bar.write if self.chief else (lambda message: None)) as stop:
+                self._loop(start, end, result, bar, stop)
+        finally:
+            bar.close()
+        result.step = self.current_step()
+        if stop.requested:
+            result.stopped_by = "Ctrl-C" if stop.signal == signal.SIGINT else "SIGTERM"
+        elif self.chief:
+            from deeplab.model import save_model
+
+            save_model(self.model, self.model_config, self.model_dir / MODEL_FILE)
+        elif not runtime.keep_worker_checkpoints:
+            shutil.rmtree(self._checkpoint_dir(), ignore_errors=True)
+        self.summaries.flush()
+        return result
+
+    def _loop(self, start: int, end: int, result: TrainResult, bar: tqdm,
+              stop: StopRequest) -> None:
+        """Steps ``start`` -> ``end`` (or to a stop request), filling ``result``."""
+        runtime = self.experiment.runtime
+        global_batch = self.experiment.schedule.batch_size
         iterator = iter(self._make_dataset())
         train_step = self._make_train_step()
-        global_batch = self.experiment.schedule.batch_size
         wait_total = step_total = 0.0
         timed_steps = 0
         window = {"loss": 0.0, "count": 0, "wait": 0.0, "time": 0.0}
-        last_saved = self.manager.latest_checkpoint
-        bar = tqdm(total=end - start, desc="train", unit="step", disable=not self.chief)
         history_path = self.model_dir / HISTORY_FILE
+        saved_step = start if result.checkpoint else None
         while self.current_step() < end:
             began = time.perf_counter()
             images, labels = next(iterator)
@@ -265,10 +383,9 @@ class Trainer:
             finished = time.perf_counter()
             current = self.current_step()
             if not math.isfinite(loss_value):
-                bar.close()
                 raise TrainingDiverged(
                     f"loss became {loss_value} at step {current}; stopped without saving. "
-                    f"Last good checkpoint: {last_saved or 'none'} (it is kept). Lower "
+                    f"Last good checkpoint: {result.checkpoint or 'none'} (it is kept). Lower "
                     "schedule.learning_rate, add warm-up, or check the labels (ids must be "
                     "< num_classes or 255).")
             if current > start + 2:  # the first steps trace and compile
@@ -281,7 +398,8 @@ class Trainer:
             window["time"] += finished - began
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}")
-            if current % runtime.log_every_steps == 0 or current == end:
+            last = current == end or stop.requested
+            if current % runtime.log_every_steps == 0 or last:
                 record = {
                     "step": current, "loss": window["loss"] / window["count"],
                     "data_loss": float(data_loss),
@@ -299,27 +417,21 @@ class Trainer:
             every = runtime.image_summary_every_steps
             if every and current % every == 0:
                 self._image_summary(images, labels, current)
-            if current % runtime.checkpoint_every_steps == 0 or current == end:
-                last_saved = self._save()
-            if runtime.eval_every_steps and current % runtime.eval_every_steps == 0 and self.chief:
+            if (current % runtime.checkpoint_every_steps == 0 or last) and current != saved_step:
+                result.checkpoint = self._save(result.checkpoint)
+                saved_step = current
+            if runtime.eval_every_steps and current % runtime.eval_every_steps == 0 \
+                    and self.chief and not stop.requested:
                 result.eval = self.evaluate(progress=False)
                 self.summaries.scalars("eval", current, result.eval)
                 with open(self.model_dir / EVAL_FILE, "a") as handle:
                     handle.write(json.dumps({"step": current, **result.eval}) + "\n")
-        bar.close()
-        result.step = self.current_step()
-        result.checkpoint = last_saved
-        if timed_steps:
-            result.images_per_second = global_batch * timed_steps / step_total
-            result.input_wait_fraction = wait_total / step_total
-        if self.chief:
-            from deeplab.model import save_model
-
-            save_model(self.model, self.model_config, self.model_dir / MODEL_FILE)
-        elif not runtime.keep_worker_checkpoints:
-            shutil.rmtree(self._checkpoint_dir(), ignore_errors=True)
-        self.summaries.flush()
-        return result
+            result.step = current
+            if timed_steps:
+                result.images_per_second = global_batch * timed_steps / step_total
+                result.input_wait_fraction = wait_total / step_total
+            if stop.requested:
+                return
 
     def _image_summary(self, images, labels, step: int) -> None:
         if not self.chief:
