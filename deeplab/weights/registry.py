@@ -16,7 +16,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from deeplab.config import CITYSCAPES_CLASSES, PASCAL_VOC_CLASSES, default_atrous_rates
+from deeplab.config import (CITYSCAPES_CLASSES, PASCAL_VOC_CLASSES, PERSON_CLASSES,
+                            default_atrous_rates)
 
 # ADE20K scene parsing (SceneParse150): DeepLab predicts 151 labels, 0 being "other" (unlabelled).
 ADE20K_CLASSES = (
@@ -44,7 +45,11 @@ DATASET_CLASSES = {
     "pascal_voc": PASCAL_VOC_CLASSES,
     "cityscapes": CITYSCAPES_CLASSES,
     "ade20k": ADE20K_CLASSES,
+    "person": PERSON_CLASSES,
 }
+#: How an entry is stored: a release ``.tar.gz``, a bare ``.tflite`` file, or a file that ships
+#: inside this package (no download).
+ENTRY_KINDS = ("archive", "tflite", "bundled")
 DOWNLOAD_ROOT = "http://download.tensorflow.org/models/"
 
 
@@ -80,8 +85,12 @@ class OfficialRelease:
     sha256: str | None = None
     notes: str = ""
     class_names: tuple[str, ...] = field(default=())
+    kind: str = "archive"
+    download_url: str = ""
 
     def __post_init__(self):
+        if self.kind not in ENTRY_KINDS:
+            raise ValueError(f"kind must be one of {ENTRY_KINDS}, got {self.kind!r}")
         if not self.graph_member:
             object.__setattr__(self, "graph_member", f"{self.name}/frozen_inference_graph.pb")
         if not self.class_names:
@@ -89,8 +98,10 @@ class OfficialRelease:
 
     @property
     def url(self) -> str:
-        """Where the archive is downloaded from."""
-        return DOWNLOAD_ROOT + self.archive
+        """Where the file is downloaded from (empty for a bundled model)."""
+        if self.kind == "bundled":
+            return ""
+        return self.download_url or DOWNLOAD_ROOT + self.archive
 
     @property
     def num_classes(self) -> int:
@@ -185,12 +196,50 @@ OFFICIAL_RELEASES: tuple[OfficialRelease, ...] = (
         results=(PublishedResult(45.65, "ADE20K val", 8, _MS_PASCAL, True, pixel_accuracy=82.52),)),
 )
 
-REGISTRY: dict[str, OfficialRelease] = {release.name: release for release in OFFICIAL_RELEASES}
+#: Google's DeepLab PASCAL models as TFLite files: the quantisation-aware-trained Coral models
+#: (mIoU from the original ``g3doc/quantize.md``, VOC 2012 val, output stride 16) and the float
+#: model of the TensorFlow Lite segmentation example (no published score of its own).
+TFLITE_RELEASES: tuple[OfficialRelease, ...] = (
+    OfficialRelease(
+        name="coral_deeplabv3_mnv2_pascal_quant", zoo_name="deeplabv3_mnv2_pascal_quant",
+        archive="deeplabv3_mnv2_pascal_quant.tflite", backbone="mobilenet_v2",
+        dataset="pascal_voc", trained_on="ImageNet, MS-COCO, VOC 2012 train_aug (QAT)",
+        checkpoint_member="", kind="tflite", output_stride=16,
+        download_url="https://github.com/google-coral/test_data/raw/master/"
+                     "deeplabv3_mnv2_pascal_quant.tflite",
+        results=(_pascal(74.26, "val", 16),),
+        notes="int8 (uint8 weights and activations), input uint8 513x513 scale 1/128 zero "
+              "point 128, output int64 labels (resize and argmax inside)"),
+    OfficialRelease(
+        name="coral_deeplabv3_mnv2_dm05_pascal_quant",
+        zoo_name="deeplabv3_mnv2_dm05_pascal_quant",
+        archive="deeplabv3_mnv2_dm05_pascal_quant.tflite", backbone="mobilenet_v2",
+        depth_multiplier=0.5, dataset="pascal_voc",
+        trained_on="ImageNet, MS-COCO, VOC 2012 train_aug (QAT)", checkpoint_member="",
+        kind="tflite", output_stride=16,
+        download_url="https://github.com/google-coral/test_data/raw/master/"
+                     "deeplabv3_mnv2_dm05_pascal_quant.tflite",
+        results=(_pascal(69.65, "val", 16),),
+        notes="int8 like the 1.0 model, depth multiplier 0.5"),
+    OfficialRelease(
+        name="tflite_deeplabv3_257_mv_gpu", zoo_name="deeplabv3_257_mv_gpu",
+        archive="deeplabv3_257_mv_gpu.tflite", backbone="mobilenet_v2", depth_multiplier=0.5,
+        dataset="pascal_voc", trained_on="ImageNet, MS-COCO, VOC 2012 train_aug",
+        checkpoint_member="", kind="tflite", crop_size=257,
+        download_url="https://storage.googleapis.com/download.tensorflow.org/models/tflite/gpu/"
+                     "deeplabv3_257_mv_gpu.tflite",
+        results=(),
+        notes="float32, input 257x257 in [-1, 1], output logits at 257x257 (TensorFlow Lite "
+              "segmentation example)"),
+)
+
+REGISTRY: dict[str, OfficialRelease] = {
+    release.name: release for release in (*OFFICIAL_RELEASES, *TFLITE_RELEASES)}
 _ALIASES: dict[str, str] = {}
-for _release in OFFICIAL_RELEASES:
+for _release in REGISTRY.values():
     _ALIASES[_release.zoo_name] = _release.name
     _ALIASES[_release.archive] = _release.name
-    _ALIASES[_release.archive.removesuffix(".tar.gz")] = _release.name
+    _ALIASES[_release.archive.removesuffix(".tar.gz").removesuffix(".tflite")] = _release.name
 
 
 def registry_names() -> list[str]:

@@ -8,6 +8,8 @@ Sources, tried in this order:
     handed to ``deeplab.training.run_folder.load_run_model(path, output_stride=...)`` -> (model, config),
     the extension point for run folders;
   - ``*.pb``: a bare frozen graph (third-party exports often ship only that);
+  - ``*.tflite``: a DeepLab TFLite file (the TFLite example, Coral), batch norm folded
+    (:mod:`deeplab.weights.tflite_file`);
   - ``*.index`` / ``*.data-*`` or a checkpoint prefix (``.../model.ckpt-30000``);
   - a folder: an extracted release (the release folder or the folder holding it);
   - any other file: a release archive (``.tar.gz``), read safely (:mod:`deeplab.weights.archive`);
@@ -32,11 +34,13 @@ import numpy as np
 from deeplab.config import ModelConfig, default_atrous_rates, scale_atrous_rates
 from deeplab.weights import archive as archive_lib
 from deeplab.weights.architecture import infer_config
+from deeplab.weights.bundled import bundled_path
 from deeplab.weights.checkpoint import is_checkpoint_prefix, normalize_prefix, read_checkpoint
 from deeplab.weights.download import fetch_release
 from deeplab.weights.errors import UnknownSourceError, WeightsError
 from deeplab.weights.frozen_graph import GraphFacts, read_frozen_graph
 from deeplab.weights.registry import OfficialRelease, find_release, registry_names
+from deeplab.weights.tflite_file import InputConvention, read_tflite
 
 #: What makes a folder a training run (deeplab.training.run_folder's MODEL_CONFIG_FILE and
 #: CHECKPOINT_DIR, not imported so reading releases never imports the training package). Loose on
@@ -50,10 +54,11 @@ class Release:
 
     config: ModelConfig
     weights: dict[str, np.ndarray] = field(repr=False)
-    origin: Literal["checkpoint", "frozen_graph"]
+    origin: Literal["checkpoint", "frozen_graph", "tflite", "keras"]
     path: Path
     registry_entry: OfficialRelease | None = None
     graph_facts: GraphFacts | None = None
+    input_convention: InputConvention | None = None
 
 
 def is_training_run(path: str | os.PathLike) -> bool:
@@ -108,6 +113,23 @@ def _load_files(files: archive_lib.ReleaseFiles, *, path: Path, hint: OfficialRe
                    registry_entry=hint, graph_facts=facts if graph is not None else None)
 
 
+def _load_tflite(path: Path, hint: OfficialRelease | None, output_stride: int | None) -> Release:
+    """Weights mapped from the operator graph; stride, rates and crop size from the file."""
+    network = read_tflite(path)
+    facts = network.facts
+    shapes = {name: tuple(np.shape(value)) for name, value in network.weights.items()}
+    rates = facts.atrous_rates
+    if rates and output_stride and output_stride != facts.output_stride:
+        rates = scale_atrous_rates(rates, facts.output_stride, output_stride)
+    config = infer_config(shapes, output_stride=output_stride or facts.output_stride,
+                          atrous_rates=rates, crop_size=facts.crop_size)
+    if hint is not None and hint.num_classes == config.num_classes:
+        config = config.replace(class_names=hint.class_names)
+    return Release(config=config, weights=network.weights, origin="tflite", path=path,
+                   registry_entry=hint, graph_facts=facts,
+                   input_convention=network.input_convention)
+
+
 def _check_same_variables(weights: dict, graph_shapes: dict, files) -> None:
     """The checkpoint and the graph of one release must hold the same variables."""
     checkpoint_shapes = {name: tuple(np.shape(value)) for name, value in weights.items()}
@@ -153,7 +175,16 @@ def load_release(source: str | os.PathLike | OfficialRelease, *,
     (the weights do not depend on it; the ASPP rates are rescaled).
     """
     if isinstance(source, OfficialRelease):
+        if source.kind == "bundled":
+            from deeplab.model import load_model, original_weights, rebuild_at_output_stride
+
+            model, config = rebuild_at_output_stride(*load_model(bundled_path(source)),
+                                                     output_stride)
+            return Release(config=config, weights=original_weights(model), origin="keras",
+                           path=bundled_path(source), registry_entry=source)
         archive = fetch_release(source, progress=progress)
+        if source.kind == "tflite":
+            return _load_tflite(archive, source, output_stride)
         return _load_archive(archive, source, output_stride, max_member_bytes)
     path = Path(source).expanduser()
     if path.is_file():
@@ -161,6 +192,8 @@ def load_release(source: str | os.PathLike | OfficialRelease, *,
         if path.suffix == ".keras":
             raise WeightsError(f"{path} is a saved Keras model, not an original release; "
                                f"use deeplab.weights.resolve_model")
+        if path.suffix == ".tflite":
+            return _load_tflite(path, _registry_hint(path.stem), output_stride)
         if name.endswith(".pb"):
             hint = _registry_hint(path.parent.name)
             files = archive_lib.ReleaseFiles(frozen_graph=path, checkpoint_prefix=None)
@@ -220,6 +253,10 @@ def resolve_model(source: str | os.PathLike | OfficialRelease, *,
             return rebuild_at_output_stride(model, config, output_stride)
         if is_training_run(path):
             return _resolve_training_run(path, output_stride)
+        if not path.exists():
+            source = find_release(str(source)) or source
+    if isinstance(source, OfficialRelease) and source.kind == "bundled":
+        return rebuild_at_output_stride(*load_model(bundled_path(source)), output_stride)
     release = load_release(source, output_stride=output_stride)
     model = build_deeplab(release.config)
     assign_original_weights(model, release.weights)
