@@ -57,6 +57,21 @@ def keras_reference(model: keras.Model, crop_size: int):
     return reference
 
 
+def encoded_like_opencv(image: np.ndarray) -> list[tuple[str, bytes, np.ndarray]]:
+    """``(kind, encoded bytes, the pixels OpenCV decodes from them)`` for PNG and JPEG: what
+    ``serving_bytes`` must reproduce."""
+    import cv2
+
+    pairs = []
+    for kind, extension in (("PNG", ".png"), ("JPEG", ".jpg")):
+        ok, buffer = cv2.imencode(extension, np.ascontiguousarray(image[..., ::-1]))
+        if not ok:
+            raise ValueError(f"OpenCV could not encode a {kind} check image")
+        decoded = cv2.imdecode(buffer, cv2.IMREAD_COLOR)[..., ::-1]
+        pairs.append((kind, buffer.tobytes(), np.ascontiguousarray(decoded)))
+    return pairs
+
+
 def verify_saved_model(path: str | os.PathLike, reference, images: Sequence, *,
                        min_agreement: float, label: str | None = None) -> Agreement:
     """Reload the SavedModel at ``path`` and compare every signature with ``reference``."""
@@ -70,11 +85,11 @@ def verify_saved_model(path: str | os.PathLike, reference, images: Sequence, *,
         agreement.add(name, out["labels"].numpy()[0], labels)
         agreement.add_probabilities(out["probabilities"].numpy()[0], probabilities)
     name, image = images[0]
-    encoded = tf.io.encode_png(image)
-    by_bytes = serve_bytes(image_bytes=encoded)["labels"].numpy()[0]
-    direct = serve(images=tf.constant(image[np.newaxis]))["labels"].numpy()[0]
-    if not np.array_equal(by_bytes, direct):
-        agreement.add(f"{name} (serving_bytes)", by_bytes, direct)
+    for kind, encoded, pixels in encoded_like_opencv(image):
+        by_bytes = serve_bytes(image_bytes=encoded)["labels"].numpy()[0]
+        direct = serve(images=tf.constant(pixels[np.newaxis]))["labels"].numpy()[0]
+        if not np.array_equal(by_bytes, direct):
+            agreement.add(f"{name} (serving_bytes, {kind})", by_bytes, direct)
     metadata = loaded.signatures["metadata"]()
     names = [n.decode() for n in metadata["class_names"].numpy()]
     if len(names) != int(metadata["num_classes"].numpy()):

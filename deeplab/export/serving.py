@@ -5,7 +5,9 @@ Everything a server needs travels inside the SavedModel, so loading it needs Ten
 - ``serving_default``: ``images`` uint8 ``[batch, height, width, 3]`` RGB, any size ->
   ``labels`` int32 ``[batch, height, width]`` and ``probabilities`` float32 ``[..., classes]``;
 - ``serving_bytes``: ``image_bytes``, one encoded JPEG/PNG/BMP/GIF string or a batch of them
-  (all of one size) -> the same outputs;
+  (all of one size) -> the same outputs; JPEGs are decoded as OpenCV (libjpeg's accurate integer
+  IDCT with fancy upsampling) does, so its labels match ``serving_default`` fed ``cv2.imread``
+  pixels (EXIF orientation is not applied);
 - ``metadata``: no inputs -> ``class_names``, ``crop_size``, ``pad_value``, ``scale``, ``offset``,
   ``num_classes`` and the whole ``metadata_json``;
 - attributes on the loaded object: ``class_names``, ``crop_size``, ``pad_value``, ``scale``,
@@ -123,7 +125,11 @@ class DeepLabServing(tf.Module):
         encoded = tf.reshape(image_bytes, [-1])
 
         def decode(data):
-            image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
+            image = tf.cond(
+                tf.io.is_jpeg(data),
+                lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
+                lambda: tf.io.decode_image(data, channels=3, dtype=tf.uint8,
+                                           expand_animations=False))
             image.set_shape([None, None, 3])
             return image
 

@@ -1,17 +1,21 @@
 """A training run folder as a weights source: ``export.py --weights RUN_DIR`` and ``infer.py``.
 
 ``is_run_folder(path)`` says whether ``path`` is one; ``load_run_model(path)`` rebuilds the
-network from its ``model_config.json`` and restores the latest checkpoint's weights (falling back
-to the final ``model.keras`` when the checkpoints are gone).
+network from its ``model_config.json`` and restores the newest checkpoint that actually reads
+(a truncated or corrupt newer one is skipped, and said so on stderr), falling back to the final
+``model.keras`` when no checkpoint restores or they are gone.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from deeplab.config import ModelConfig
+from deeplab.training.checkpoints import (NoRestorableCheckpoint, checkpoints_on_disk,
+                                          describe_skipped, newest_restorable)
 
 if TYPE_CHECKING:
     import keras
@@ -29,28 +33,37 @@ def read_model_config(path: str | os.PathLike) -> ModelConfig | None:
     config_path = Path(path) / MODEL_CONFIG_FILE
     if not config_path.is_file():
         return None
-    return ModelConfig.from_json(config_path.read_text())
+    try:
+        return ModelConfig.from_json(config_path.read_text(encoding="utf-8"))
+    except (ValueError, TypeError, OSError) as error:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{config_path} is damaged ({type(error).__name__}: {error}); it is "
+                         f"written by train.py and describes the network of the run") from None
 
 
 def latest_checkpoint(path: str | os.PathLike) -> str | None:
-    """Prefix of the run's newest checkpoint (``checkpoints/ckpt-<step>``), or None."""
-    import tensorflow as tf
-
-    directory = Path(path) / CHECKPOINT_DIR
-    return tf.train.latest_checkpoint(str(directory)) if directory.is_dir() else None
+    """Prefix of the run's newest checkpoint on disk (``checkpoints/ckpt-<step>``), or None;
+    whether it restores is :func:`load_run_model`'s business."""
+    found = checkpoints_on_disk(Path(path) / CHECKPOINT_DIR)
+    return found[0].prefix if found else None
 
 
 def is_run_folder(path: str | os.PathLike) -> bool:
-    """A folder written by ``train.py``: a model config plus a checkpoint or a final model."""
+    """A folder written by ``train.py``: a model config plus checkpoint files or a final model
+    (the ``checkpoint`` list file is not needed: it may be the damaged part)."""
     path = Path(path)
     if not path.is_dir() or not (path / MODEL_CONFIG_FILE).is_file():
         return False
-    return (path / CHECKPOINT_DIR / "checkpoint").is_file() or (path / MODEL_FILE).is_file()
+    return bool(checkpoints_on_disk(path / CHECKPOINT_DIR)) or (path / MODEL_FILE).is_file()
 
 
-def load_run_model(path: str | os.PathLike, output_stride: int | None = None
-                   ) -> tuple[keras.Model, ModelConfig]:
-    """(model, config) of a run folder, with the weights of its latest checkpoint.
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def load_run_model(path: str | os.PathLike, output_stride: int | None = None,
+                   log: Callable[[str], None] = _stderr) -> tuple[keras.Model, ModelConfig]:
+    """(model, config) of a run folder, with the weights of its newest checkpoint that restores
+    (skipped ones are reported through ``log``), else of its ``model.keras``.
 
     ``output_stride`` rebuilds the network at another stride (same weights; ASPP rates scaled).
     """
@@ -63,11 +76,23 @@ def load_run_model(path: str | os.PathLike, output_stride: int | None = None
         raise ValueError(f"{path} is not a training run folder (expected {MODEL_CONFIG_FILE} and "
                          f"{CHECKPOINT_DIR}/ or {MODEL_FILE}, as train.py writes)")
     config = read_model_config(path)
-    checkpoint = latest_checkpoint(path)
-    if checkpoint is None:
-        trained, config = load_model(path / MODEL_FILE)
-    else:
-        trained = build_deeplab(config)
-        tf.train.Checkpoint(model=trained).restore(checkpoint).expect_partial() \
+    trained = build_deeplab(config)
+
+    def restore(prefix: str) -> None:
+        tf.train.Checkpoint(model=trained).restore(prefix).expect_partial() \
             .assert_existing_objects_matched()
+
+    try:
+        restored, skipped = newest_restorable(path / CHECKPOINT_DIR, restore)
+    except NoRestorableCheckpoint as error:
+        if not (path / MODEL_FILE).is_file():
+            raise ValueError(f"{path}: {error}, and there is no {MODEL_FILE}") from None
+        log(f"{path}: {error}; using {MODEL_FILE} instead")
+        restored, skipped = None, []
+    for message in describe_skipped(skipped):
+        log(f"{path}: {message}")
+    if restored is None:
+        trained, config = load_model(path / MODEL_FILE)
+    elif skipped:
+        log(f"{path}: using {Path(restored.prefix).name} (step {restored.step})")
     return rebuild_at_output_stride(trained, config, output_stride)

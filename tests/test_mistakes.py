@@ -1,0 +1,488 @@
+"""Every mistake a user can make with train.py / export.py ends in a clear refusal, never in a
+traceback, a lost file or a silently wrong run.
+
+The cases, in the order of the issue: data loss in export, checkpoints that survive damage,
+options and data checked before any work, clean interruption, plus the SavedModel's
+``serving_bytes`` decoding JPEG as OpenCV does. Tiny models and generated files keep each case
+to seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import PROJECT_ROOT
+from test_data_folder import write_folder_dataset
+
+from deeplab.cli import export_main, train_main
+from deeplab.training.config import load_experiment
+
+TINY_ARCHITECTURE = ("model.architecture={backbone: mobilenet_v2, depth_multiplier: 0.5, "
+                     "num_classes: 2, output_stride: 16}")
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def tiny_overrides(data_root: Path, **extra) -> list[str]:
+    values = {
+        "data.root": str(data_root), "data.val_fraction": 0.25, "data.eval_longer_side": 48,
+        "data.augment.crop_size": 33, "schedule.batch_size": 2, "schedule.steps": 4,
+        "runtime.log_every_steps": 1, "runtime.checkpoint_every_steps": 2,
+        "runtime.image_summary_every_steps": 0,
+    }
+    values.update(extra)
+    return [TINY_ARCHITECTURE] + [f"{k}={v}" for k, v in values.items()]
+
+
+def train_command(model_dir: Path, data_root: Path, *extra: str, **overrides) -> list[str]:
+    command = [sys.executable, str(PROJECT_ROOT / "train.py"), "--model-dir", str(model_dir)]
+    for item in tiny_overrides(data_root, **overrides):
+        command += ["--set", item]
+    return command + list(extra)
+
+
+def one_line_error(captured: str) -> str:
+    lines = [line for line in captured.strip().splitlines() if line.strip()]
+    assert "Traceback" not in captured
+    assert len(lines) == 1, captured
+    return lines[0]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    return write_folder_dataset(tmp_path_factory.mktemp("data") / "ds", count=8)
+
+
+@pytest.fixture(scope="module")
+def trained_run(data_root, tmp_path_factory) -> Path:
+    """A finished 4-step run with checkpoints at steps 2 and 4 (copied by each test)."""
+    from deeplab.training.trainer import Trainer
+
+    run = tmp_path_factory.mktemp("trained") / "run"
+    Trainer(load_experiment(None, tiny_overrides(data_root)), run, log=lambda m: None).train()
+    return run
+
+
+@pytest.fixture
+def run_copy(trained_run, tmp_path) -> Path:
+    copy = tmp_path / "run"
+    shutil.copytree(trained_run, copy)
+    return copy
+
+
+def truncate(path: Path, size: int = 100) -> None:
+    with open(path, "r+b") as handle:
+        handle.truncate(size)
+
+
+# ------------------------------------------------------------------ 1. export: nothing lost
+
+def test_overwrite_refuses_a_folder_holding_other_files(tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("years of work")
+    before = snapshot(folder)
+    code = export_main(["--weights", "some_model.keras", "--output", str(folder), "--overwrite"])
+    assert code == 2
+    assert "holds other files (thesis.tex)" in one_line_error(capsys.readouterr().err)
+    assert snapshot(folder) == before
+
+
+def test_overwrite_refuses_the_weights_source_and_the_folder_holding_it(tmp_path, capsys):
+    source = tmp_path / "models" / "person.keras"
+    source.parent.mkdir()
+    source.write_bytes(b"PK\x03\x04 not really")
+    for output, fmt in ((source, "keras"), (source.parent, "saved_model"), (tmp_path, "saved_model")):
+        code = export_main(["--weights", str(source), "--output", str(output), "--format", fmt,
+                            "--overwrite"])
+        assert code == 2
+        assert "weights source" in one_line_error(capsys.readouterr().err)
+    assert source.read_bytes() == b"PK\x03\x04 not really"
+
+
+def test_overwrite_refuses_a_training_run_folder(run_copy, tmp_path, capsys):
+    before = snapshot(run_copy)
+    code = export_main(["--weights", "deeplabv3_mnv2_pascal_train_aug", "--output", str(run_copy),
+                        "--overwrite"])
+    assert code == 2
+    assert "refusing to replace" in one_line_error(capsys.readouterr().err)
+    assert snapshot(run_copy) == before
+
+
+def test_output_dot_is_refused_cleanly_without_a_stray_folder(tmp_path, monkeypatch, capsys):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for flags in ([], ["--overwrite"]):
+        assert export_main(["--weights", "x.keras", "--output", ".", *flags]) == 2
+        assert "current directory" in one_line_error(capsys.readouterr().err)
+    assert export_main(["--weights", "x.keras", "--output", "..", "--overwrite"]) == 2
+    assert "contains the current directory" in one_line_error(capsys.readouterr().err)
+    assert list(work.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+
+
+def test_a_users_json_beside_a_tflite_output_is_not_replaced(tmp_path, capsys):
+    notes = tmp_path / "person.json"
+    notes.write_text('{"my": "notes"}')
+    code = export_main(["--weights", "x.keras", "--output", str(tmp_path / "person.tflite"),
+                        "--format", "tflite", "--overwrite"])
+    assert code == 2
+    assert "not a sidecar written by deeplab-export" in one_line_error(capsys.readouterr().err)
+    assert notes.read_text() == '{"my": "notes"}'
+
+
+def test_overwrite_recognises_an_earlier_saved_model_export(tmp_path):
+    from deeplab.export.output_target import check_output
+
+    export = tmp_path / "exported"
+    (export / "variables").mkdir(parents=True)
+    (export / "assets").mkdir()
+    (export / "saved_model.pb").write_bytes(b"\x08\x01")
+    (export / "variables" / "variables.index").write_bytes(b"")
+    (export / "assets" / "metadata.json").write_text(json.dumps({"format": "deeplab-saved-model"}))
+    check_output(export, "saved_model", overwrite=True, inputs={"weights source": "x.keras"})
+    (export / "assets" / "metadata.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ValueError, match="not a SavedModel written by deeplab-export"):
+        check_output(export, "saved_model", overwrite=True, inputs={})
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-0.1", "99.9"])
+def test_min_agreement_nan_or_out_of_range_is_refused(value, tmp_path, capsys):
+    code = export_main(["--weights", "x.keras", "--output", str(tmp_path / "out"),
+                        "--min-agreement", value])
+    assert code == 2
+    assert "--min-agreement must be a number from 0 to 1" in one_line_error(
+        capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--samples", "0"], "--samples must be a whole number from 1"),
+    (["--calibration-limit", "-3", "--format", "tflite", "--precision", "int8",
+      "--calibration-dir", "."], "--calibration-limit"),
+    (["--sample-dir", "no/such/folder"], "--sample-dir no/such/folder: no such folder"),
+    (["--format", "keras"], "writes a .keras file"),
+])
+def test_other_export_options_are_checked_before_any_work(flags, message, tmp_path, capsys):
+    code = export_main(["--weights", "x.keras", "--output", str(tmp_path / "out"), *flags])
+    assert code == 2
+    assert message in one_line_error(capsys.readouterr().err)
+
+
+def test_overwrite_replaces_an_earlier_export_and_leaves_no_temporary_files(tmp_path):
+    from deeplab.config import ModelConfig
+    from deeplab.model import build_deeplab, save_model
+
+    config = ModelConfig("mobilenet_v2", 0.5, 2, 16, crop_size=65)
+    source = save_model(build_deeplab(config), config, tmp_path / "source.keras")
+    output = tmp_path / "out" / "copy.keras"
+    arguments = ["--weights", str(source), "--output", str(output), "--format", "keras",
+                 "--samples", "1"]
+    assert export_main(arguments) == 0
+    first = output.read_bytes()
+    assert export_main(arguments) == 2  # exists, no --overwrite
+    assert export_main(arguments + ["--overwrite"]) == 0
+    assert output.is_file() and output.read_bytes() != b""
+    assert sorted(p.name for p in output.parent.iterdir()) == ["copy.keras"]
+    assert len(first) > 0
+
+
+def test_sigterm_during_export_removes_the_temporary_artifact(tmp_path):
+    from deeplab.config import ModelConfig
+    from deeplab.model import build_deeplab, save_model
+
+    config = ModelConfig("mobilenet_v2", 0.5, 2, 16, crop_size=65)
+    source = save_model(build_deeplab(config), config, tmp_path / "source.keras")
+    output = tmp_path / "exported"
+    process = subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "export.py"), "--weights", str(source), "--output",
+         str(output), "--samples", "1"], cwd=PROJECT_ROOT, env=ENV,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and process.poll() is None:
+            if list(tmp_path.glob(".exported.tmp-*")):
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        process.send_signal(signal.SIGTERM)
+        stderr = process.communicate(timeout=120)[1].decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143, stderr[-2000:]
+    assert "Traceback" not in stderr and "terminated" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source.keras"]
+
+
+# ------------------------------------------------------------------ 2. checkpoints survive damage
+
+def resume(run: Path, data_root: Path, steps: int = 4, **kwargs):
+    from deeplab.training.trainer import Trainer
+
+    messages: list[str] = []
+    experiment = load_experiment(None, tiny_overrides(data_root, **{"schedule.steps": steps}))
+    trainer = Trainer(experiment, run, log=messages.append, **kwargs)
+    return trainer, messages
+
+
+def test_damaged_checkpoint_list_file_resumes_from_the_newest_checkpoint(run_copy, data_root):
+    (run_copy / "checkpoints" / "checkpoint").write_text("garbage ::: {{\n")
+    trainer, messages = resume(run_copy, data_root, steps=6)
+    assert trainer.current_step() == 4
+    assert any("Resuming from" in m and "ckpt-4" in m for m in messages)
+    result = trainer.train()
+    assert result.step == 6
+    assert (run_copy / "checkpoints" / "ckpt-4.index").is_file()
+
+
+def test_truncated_newest_checkpoint_falls_back_to_the_previous_one(run_copy, data_root):
+    truncate(run_copy / "checkpoints" / "ckpt-4.data-00000-of-00001")
+    trainer, messages = resume(run_copy, data_root)
+    assert trainer.current_step() == 2
+    assert any(m.startswith("Skipped ckpt-4: unreadable") for m in messages), messages
+    assert any("ckpt-2" in m and "Resuming" in m for m in messages)
+
+
+def test_no_restorable_checkpoint_never_restarts_from_zero(run_copy, data_root):
+    from deeplab.training.checkpoints import NoRestorableCheckpoint
+
+    for index in (run_copy / "checkpoints").glob("*.index"):
+        truncate(index, 10)
+    before = snapshot(run_copy / "checkpoints")
+    with pytest.raises(NoRestorableCheckpoint, match="--restart"):
+        resume(run_copy, data_root)
+    assert snapshot(run_copy / "checkpoints") == before
+    trainer, messages = resume(run_copy, data_root, restart=True)
+    assert trainer.current_step() == 0
+    aside = list(run_copy.glob("checkpoints.before-restart-*"))
+    assert len(aside) == 1 and snapshot(aside[0]) == before
+
+
+def test_train_py_names_the_damage_and_exits_2_instead_of_restarting(run_copy, data_root):
+    for data in (run_copy / "checkpoints").glob("*.data-*"):
+        truncate(data)
+    result = subprocess.run(train_command(run_copy, data_root), cwd=PROJECT_ROOT, env=ENV,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "ckpt-4: unreadable" in result.stderr and "--restart" in result.stderr
+
+
+def test_history_is_deduplicated_on_resume(run_copy, data_root):
+    history = run_copy / "history.jsonl"
+    lines = history.read_text().splitlines()
+    history.write_text("\n".join(lines + lines[-1:] + ['{"step": 9, "loss": 1.0}', '{"ste']))
+    truncate(run_copy / "checkpoints" / "ckpt-4.index", 10)
+    trainer, _ = resume(run_copy, data_root)
+    assert [json.loads(line)["step"] for line in history.read_text().splitlines()] == [1, 2]
+    trainer.train()
+    assert [json.loads(line)["step"] for line in history.read_text().splitlines()] == [1, 2, 3, 4]
+
+
+def test_run_folder_with_a_truncated_newest_checkpoint_loads_the_previous_one(run_copy, capsys):
+    import tensorflow as tf
+
+    from deeplab.weights import resolve_model
+
+    truncate(run_copy / "checkpoints" / "ckpt-4.data-00000-of-00001")
+    model, config = resolve_model(str(run_copy))
+    err = capsys.readouterr().err
+    assert "Skipped ckpt-4" in err and "using ckpt-2" in err
+    from deeplab.model import build_deeplab
+
+    reference = build_deeplab(config)
+    tf.train.Checkpoint(model=reference).restore(
+        str(run_copy / "checkpoints" / "ckpt-2")).expect_partial()
+    for ours, expected in zip(model.weights, reference.weights):
+        np.testing.assert_array_equal(ours.numpy(), expected.numpy())
+
+
+# ------------------------------------------------------------------ 3. checked before any work
+
+@pytest.mark.parametrize("override, message", [
+    ("runtime.log_every_steps=0", "runtime.log_every_steps must be >= 1"),
+    ("runtime.eval_scales=abc", "runtime.eval_scales must be a list"),
+    ("runtime.eval_scales=[1, two]", "runtime.eval_scales[1] must be a number"),
+    ("model.class_names=person", "model.class_names must be a list"),
+    ("model.class_names=[person]", "at least two classes"),
+    ("schedule.warmup_steps=500", "schedule.warmup_steps (500) is larger than schedule.steps"),
+    ("schedule.steps=ten", "schedule.steps must be a whole number"),
+    ("schedule.learning_rate=.nan", "schedule.learning_rate must be a finite number"),
+    ("data.augment.crop_size=0", "data.augment.crop_size must be a size in pixels"),
+    ("data.augment.crop_size=100000", "data.augment.crop_size must be a size in pixels"),
+    ("data.eval_longer_side=-5", "data.eval_longer_side must be a size in pixels"),
+    ("model.architecture={crop_size: 0}", "model.architecture.crop_size"),
+    ("model.architecture={output_strid: 8}", "output_strid"),
+    ("runtime.eval_flip=yes please", "runtime.eval_flip must be true or false"),
+    ("schedule.steps=[1,", "not valid YAML"),
+])
+def test_bad_options_exit_2_with_one_line_before_any_work(override, message, tmp_path, capsys):
+    code = train_main(["--model-dir", str(tmp_path / "run"), "--set", "schedule.steps=100",
+                       "--set", override])
+    assert code == 2
+    assert message in one_line_error(capsys.readouterr().err)
+    assert not (tmp_path / "run").exists()
+
+
+def test_learning_rate_written_as_1e_minus_3_is_a_number():
+    assert load_experiment(None, ["schedule.learning_rate=1e-3"]).schedule.learning_rate == 0.001
+
+
+def test_malformed_yaml_exits_2_naming_the_line(tmp_path, capsys):
+    config = tmp_path / "broken.yaml"
+    config.write_text("schedule:\n  steps: 10\n  batch_size: [4\nruntime: {}\n")
+    assert train_main(["--config", str(config), "--model-dir", str(tmp_path / "run")]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "broken.yaml" in line and "not valid YAML" in line and "line 4" in line
+
+
+@pytest.mark.parametrize("script", ["train.py", "export.py"])
+def test_help_answers_without_importing_tensorflow(script):
+    result = subprocess.run([sys.executable, "-X", "importtime", str(PROJECT_ROOT / script),
+                             "--help"], capture_output=True, text=True, timeout=60, env=ENV)
+    assert result.returncode == 0 and "--verbose" in result.stdout
+    assert "tensorflow" not in result.stderr.lower()
+
+
+def broken_data_set(root: Path, damage: str) -> Path:
+    write_folder_dataset(root, count=6)
+    first = root / "images" / "img00.png"
+    if damage == "corrupt photo":
+        ok, jpeg = cv2.imencode(".jpg", cv2.imread(str(first)))
+        first.unlink()
+        (root / "images" / "img00.jpg").write_bytes(jpeg.tobytes()[:len(jpeg) // 2])
+    elif damage == "mask of another shape":
+        cv2.imwrite(str(root / "masks" / "img03.png"), np.zeros((40, 40), np.uint8))
+    elif damage == "labels beyond the classes":
+        mask = np.zeros((40, 56), np.uint8)
+        mask[5:10, 5:10] = 7
+        cv2.imwrite(str(root / "masks" / "img02.png"), mask)
+    elif damage == "photo without a mask":
+        (root / "masks" / "img05.png").unlink()
+    elif damage == "colour mask":
+        cv2.imwrite(str(root / "masks" / "img01.png"), np.zeros((40, 56, 3), np.uint8) + 9)
+    return root
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("corrupt photo", "img00.jpg: cannot decode the photo"),
+    ("mask of another shape", "img03.png: mask is 40x40 but its photo is 56x40"),
+    ("labels beyond the classes", "img02.png: label values [7] but the model has 2 classes"),
+    ("photo without a mask", "1 photo(s) without a mask"),
+    ("colour mask", "img01.png: a colour mask"),
+])
+def test_data_set_problems_are_named_by_file_before_training(damage, message, tmp_path):
+    from deeplab.data.checks import DataSetError
+    from deeplab.training.trainer import Trainer
+
+    root = broken_data_set(tmp_path / "ds", damage)
+    experiment = load_experiment(None, tiny_overrides(root))
+    with pytest.raises(DataSetError, match="problem") as raised:
+        Trainer(experiment, tmp_path / "run", log=lambda m: None)
+    assert message in str(raised.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_person_masks_for_a_21_class_model_are_refused(tmp_path):
+    from deeplab.data.checks import DataSetError
+    from deeplab.training.trainer import Trainer
+
+    root = write_folder_dataset(tmp_path / "ds", count=4)
+    overrides = tiny_overrides(root)
+    overrides[0] = overrides[0].replace("num_classes: 2", "num_classes: 21")
+    with pytest.raises(DataSetError, match=r"class 1 is 'aeroplane'.*\[background, person\]"):
+        Trainer(load_experiment(None, overrides), tmp_path / "run", log=lambda m: None)
+
+
+# ------------------------------------------------------------------ 4. clean interruption
+
+def test_ctrl_c_saves_a_checkpoint_prints_one_line_and_exits_130(data_root, tmp_path):
+    run = tmp_path / "run"
+    command = train_command(run, data_root, **{"schedule.steps": 100000,
+                                               "runtime.checkpoint_every_steps": 1000})
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=ENV, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and process.poll() is None:
+            history = run / "history.jsonl"
+            if history.is_file() and len(history.read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.2)
+        assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = (s.decode() for s in process.communicate(timeout=120))
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr
+    summary = [line for line in stderr.splitlines() if "stopped by Ctrl-C" in line]
+    assert len(summary) == 1 and "run the same command to resume" in summary[0]
+    steps = [int(p.name.split("-")[1].split(".")[0]) for p in
+             (run / "checkpoints").glob("ckpt-*.index")]
+    assert steps and f"ckpt-{max(steps)}" in summary[0]
+    assert not (run / "model.keras").exists()
+
+
+def test_disk_full_at_checkpoint_time_keeps_the_previous_checkpoint(run_copy, data_root):
+    def limit_file_size():  # writes past 1 MB fail as on a full disk (EFBIG, not a kill)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+    before = snapshot(run_copy / "checkpoints")
+    result = subprocess.run(train_command(run_copy, data_root, **{"schedule.steps": 6}),
+                            cwd=PROJECT_ROOT, env=ENV, capture_output=True, text=True,
+                            timeout=300, preexec_fn=limit_file_size)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "could not write the checkpoint of step 6" in result.stderr
+    assert "ckpt-4 is kept" in result.stderr
+    after = snapshot(run_copy / "checkpoints")
+    assert {k: v for k, v in after.items() if k != "checkpoint"} == \
+        {k: v for k, v in before.items() if k != "checkpoint"}
+
+
+# ------------------------------------------------------------------ issue 11: serving_bytes
+
+def test_serving_bytes_decodes_jpeg_as_opencv_and_agrees_with_serving_default(tmp_path):
+    import tensorflow as tf
+
+    from deeplab.config import ModelConfig
+    from deeplab.export.saved_model import InferenceOptions, inference_network
+    from deeplab.export.serving import DeepLabServing, serving_metadata
+    from deeplab.export.verify import generated_images
+    from deeplab.model import build_deeplab
+
+    config = ModelConfig("mobilenet_v2", 0.5, 2, 16, crop_size=129)
+    network = inference_network(build_deeplab(config), InferenceOptions())
+    metadata_path = tmp_path / "metadata.json"
+    metadata_path.write_text("{}")
+    module = DeepLabServing(network, config, serving_metadata(config, 129), str(metadata_path),
+                            crop_size=129)
+    equal = total = 0
+    for _name, image in generated_images(3, seed=3):
+        ok, jpeg = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+        opencv = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)[..., ::-1]
+        by_bytes = module.serve_bytes(tf.constant(jpeg.tobytes()))["labels"].numpy()[0]
+        direct = module.serve(tf.constant(np.ascontiguousarray(opencv)[np.newaxis]))
+        equal += int(np.count_nonzero(by_bytes == direct["labels"].numpy()[0]))
+        total += by_bytes.size
+    assert equal / total >= 0.9999
