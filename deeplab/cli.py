@@ -65,7 +65,7 @@ def train_parser() -> argparse.ArgumentParser:
                              "(they are moved aside to checkpoints.before-restart-*/, not "
                              "deleted)")
     parser.add_argument("--verbose", action="store_true",
-                        help="show TensorFlow's own log output")
+                        help="show the framework's own log output (TF, absl, CUDA notes)")
     return parser
 
 
@@ -74,18 +74,27 @@ def train_main(argv: list[str] | None = None) -> int:
     :func:`deeplab.training.cli.run_from_args`."""
     parser = train_parser()
     args = parser.parse_args(argv)
-    from deeplab.training.cli import check_config
+    from deeplab.training.cli import check_config, check_model_dir
 
     experiment = check_config(args.config, args.overrides, weights=args.weights, data=args.data,
                               steps=args.steps, program=parser.prog)
-    if experiment is None:
+    if experiment is None or not check_model_dir(args.model_dir, parser.prog):
         return 2
-    _prepare_tensorflow(args.verbose, argv is None)
-    from deeplab.training.cli import run_from_args
+    try:
+        with sigterm_raises():  # training itself turns the signals into a graceful stop
+            _prepare_tensorflow(args.verbose, argv is None)
+            from deeplab.training.cli import run_from_args
 
-    return run_from_args(config=args.config, model_dir=args.model_dir, overrides=args.overrides,
-                         weights=args.weights, data=args.data, steps=args.steps,
-                         eval_only=args.eval_only, restart=args.restart, program=parser.prog)
+            return run_from_args(config=args.config, model_dir=args.model_dir,
+                                 overrides=args.overrides, weights=args.weights, data=args.data,
+                                 steps=args.steps, eval_only=args.eval_only,
+                                 restart=args.restart, program=parser.prog)
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted before training started", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print(f"{parser.prog}: terminated before training started", file=sys.stderr)
+        return EXIT_TERMINATED
 
 
 def export_parser() -> argparse.ArgumentParser:
@@ -106,7 +115,7 @@ def export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-fold-batch-norm", dest="fold_batch_norm", action="store_false",
                         help="export the network as built, without the exact inference rewrites "
                              "(default: batch norm folded into the convs, ASPP head simplified, "
-                             "native dilated kernels in TensorFlow formats)")
+                             "native dilated kernels in the SavedModel)")
     parser.add_argument("--jit-compile", action="store_true",
                         help="compile the network with XLA in the SavedModel")
     parser.add_argument("--sample-dir", help="images to check the export on (default: generated)")
@@ -126,7 +135,7 @@ def export_parser() -> argparse.ArgumentParser:
                              "the same format (never a folder holding other files, an input, "
                              "or the current directory)")
     parser.add_argument("--verbose", action="store_true",
-                        help="show TensorFlow's own log output")
+                        help="show the framework's own log output (TF, absl, CUDA notes)")
     return parser
 
 

@@ -52,3 +52,39 @@ def test_directory_is_swapped_only_when_complete(tmp_path):
             raise RuntimeError("check failed")
     assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["saved"]
+
+
+def test_folder_replacement_swaps_in_one_step_and_keeps_the_old_for_removal(tmp_path):
+    from deeplab.atomic import replace_folder
+
+    old, new = tmp_path / "export", tmp_path / "export.new"
+    old.mkdir()
+    new.mkdir()
+    (old / "v1.txt").write_text("old")
+    (new / "v2.txt").write_text("new")
+    replace_folder(new, old)
+    assert [p.name for p in old.iterdir()] == ["v2.txt"]
+    assert [p.name for p in new.iterdir()] == ["v1.txt"]
+
+
+def test_folder_replacement_without_an_atomic_swap_puts_the_old_folder_back_on_failure(
+        tmp_path, monkeypatch):
+    import deeplab.atomic as atomic
+
+    old, new = tmp_path / "export", tmp_path / "export.new"
+    old.mkdir()
+    new.mkdir()
+    (old / "v1.txt").write_text("old")
+    monkeypatch.setattr(atomic, "exchange_paths", lambda a, b: False)
+    real_replace = os.replace
+
+    def failing_replace(source, destination):
+        if str(source) == str(new):
+            raise OSError(28, "No space left on device")
+        real_replace(source, destination)
+
+    monkeypatch.setattr(atomic.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="No space"):
+        atomic.replace_folder(new, old)
+    assert [p.name for p in old.iterdir()] == ["v1.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "export.new"]

@@ -178,11 +178,15 @@ def test_min_agreement_nan_or_out_of_range_is_refused(value, tmp_path, capsys):
       "--calibration-dir", "."], "--calibration-limit"),
     (["--sample-dir", "no/such/folder"], "--sample-dir no/such/folder: no such folder"),
     (["--format", "keras"], "writes a .keras file"),
+    (["--sample-dir", "EMPTY"], "no images"),
 ])
 def test_other_export_options_are_checked_before_any_work(flags, message, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    flags = [str(tmp_path / "empty") if flag == "EMPTY" else flag for flag in flags]
     code = export_main(["--weights", "x.keras", "--output", str(tmp_path / "out"), *flags])
     assert code == 2
     assert message in one_line_error(capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()
 
 
 def test_overwrite_replaces_an_earlier_export_and_leaves_no_temporary_files(tmp_path):
@@ -339,6 +343,27 @@ def test_bad_options_exit_2_with_one_line_before_any_work(override, message, tmp
     assert code == 2
     assert message in one_line_error(capsys.readouterr().err)
     assert not (tmp_path / "run").exists()
+
+
+def test_model_dir_that_is_a_file_is_refused(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    assert train_main(["--model-dir", str(notes)]) == 2
+    assert "is a file" in one_line_error(capsys.readouterr().err)
+    assert notes.read_text() == "mine"
+
+
+def test_tensorflow_noise_is_hidden_unless_verbose(tmp_path):
+    command = [sys.executable, str(PROJECT_ROOT / "export.py"), "--weights",
+               str(tmp_path / "missing.keras"), "--output", str(tmp_path / "out")]
+    quiet = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                           env={k: v for k, v in ENV.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
+    assert quiet.returncode == 1
+    assert "missing.keras" in one_line_error(quiet.stderr)
+    verbose = subprocess.run(command + ["--verbose"], capture_output=True, text=True,
+                             timeout=120, env={k: v for k, v in ENV.items()
+                                               if k != "TF_CPP_MIN_LOG_LEVEL"})
+    assert verbose.returncode == 1 and len(verbose.stderr.strip().splitlines()) > 1
 
 
 def test_learning_rate_written_as_1e_minus_3_is_a_number():

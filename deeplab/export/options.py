@@ -13,6 +13,7 @@ from pathlib import Path
 from deeplab.export.formats import FORMATS, PRECISIONS_BY_FORMAT
 from deeplab.export.output_target import UnsafeOutputError, check_output
 from deeplab.export.verify import ExportError
+from deeplab.image_files import IMAGE_SUFFIXES
 
 #: Upper bounds that keep a mistyped count from running for hours.
 MAX_SAMPLES = 1000
@@ -30,8 +31,15 @@ def _check_count(value: int, option: str, largest: int) -> None:
 
 
 def _check_folder(value: str | os.PathLike | None, option: str) -> None:
-    if value is not None and not Path(value).expanduser().is_dir():
+    """An existing folder with at least one image file in it (or no folder given)."""
+    if value is None:
+        return
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
         raise ExportOptionError(f"{option} {value}: no such folder")
+    if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.rglob("*")):
+        raise ExportOptionError(f"{option} {value}: no images ({', '.join(IMAGE_SUFFIXES)}) "
+                                f"in it")
 
 
 def check_min_agreement(value: float | None) -> None:

@@ -18,6 +18,15 @@ from deeplab.training.config import ExperimentConfig, load_experiment
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 1, 2, 3
 
 
+def check_model_dir(model_dir: str, program: str = "train") -> bool:
+    """False (after printing why) when ``--model-dir`` cannot be a run folder."""
+    path = Path(model_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        print(f"{program}: --model-dir {model_dir} is a file, not a folder", file=sys.stderr)
+        return False
+    return True
+
+
 def check_config(config: str | None, overrides: list[str], *, weights: str | None = None,
                  data: str | None = None, steps: int | None = None,
                  program: str = "train") -> ExperimentConfig | None:
