@@ -9,7 +9,8 @@ import pytest
 from deeplab.config import BACKBONES, CITYSCAPES_CLASSES, PASCAL_VOC_CLASSES
 from deeplab.weights.errors import UnknownSourceError
 from deeplab.weights.registry import (
-    ADE20K_CLASSES, OFFICIAL_RELEASES, REGISTRY, TFLITE_RELEASES, find_release, get_release)
+    ADE20K_CLASSES, BUNDLED_MODELS, OFFICIAL_RELEASES, REGISTRY, TFLITE_RELEASES, find_release,
+    get_release)
 
 
 @pytest.mark.parametrize("release", OFFICIAL_RELEASES, ids=lambda r: r.name)
@@ -36,7 +37,7 @@ def test_entry_is_well_formed(release):
 
 def test_names_are_unique_and_cover_the_model_zoo():
     names = [r.name for r in OFFICIAL_RELEASES]
-    assert len(set(names)) == len(names) == len(REGISTRY) - len(TFLITE_RELEASES)
+    assert len(set(names)) == len(names) == len(REGISTRY) - len(TFLITE_RELEASES) - len(BUNDLED_MODELS)
     assert len({r.archive for r in OFFICIAL_RELEASES}) == len(names)
     assert len({r.zoo_name for r in OFFICIAL_RELEASES}) == len(names)
     covered = {(r.backbone, r.dataset) for r in OFFICIAL_RELEASES}

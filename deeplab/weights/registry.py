@@ -233,8 +233,22 @@ TFLITE_RELEASES: tuple[OfficialRelease, ...] = (
               "segmentation example)"),
 )
 
+#: Models that ship inside the package (deeplab/models/): no download, checksum checked on
+#: every load. person is this project's own, trained by configs/person.yaml.
+BUNDLED_MODELS: tuple[OfficialRelease, ...] = (
+    OfficialRelease(
+        name="person", zoo_name="deeplabv3_mnv2_person", archive="person_mnv2.keras",
+        backbone="mobilenet_v2", dataset="person", kind="bundled", output_stride=16,
+        trained_on="ImageNet, MS-COCO, VOC 2012 train_aug (the Coral QAT PASCAL model), then "
+                   "CCP (719 photos, configs/person.yaml)",
+        checkpoint_member="", results=(),
+        sha256="075f483ab0bf24a56c1efb0b5b2039be7d94ec27ca43f44fbb67dcff42290788",
+        notes="background / person; DeepLab v3 MobileNetV2 1.0, no atrous branches"),
+)
+
 REGISTRY: dict[str, OfficialRelease] = {
-    release.name: release for release in (*OFFICIAL_RELEASES, *TFLITE_RELEASES)}
+    release.name: release
+    for release in (*OFFICIAL_RELEASES, *TFLITE_RELEASES, *BUNDLED_MODELS)}
 _ALIASES: dict[str, str] = {}
 for _release in REGISTRY.values():
     _ALIASES[_release.zoo_name] = _release.name

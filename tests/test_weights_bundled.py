@@ -1,0 +1,94 @@
+"""The bundled person model: ships in the package, loads offline, checksum checked, finds people.
+
+With ../shared beside the project, its person IoU on person_dev must stay at or above MediaPipe
+selfie's, measured the same way in the same test."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import PROJECT_ROOT, shared_path
+
+from deeplab.weights import resolve_model
+from deeplab.weights import bundled
+from deeplab.weights.errors import ChecksumError, WeightsError
+from deeplab.weights.registry import REGISTRY
+
+EXAMPLE_PHOTO = PROJECT_ROOT / "examples" / "astronaut.jpg"
+
+
+@pytest.fixture(scope="module")
+def person_segmenter():
+    from deeplab.inference import Segmenter
+
+    return Segmenter.from_source("person")
+
+
+def test_person_is_bundled_with_its_checksum():
+    entry = REGISTRY["person"]
+    assert entry.kind == "bundled" and entry.url == ""
+    path = bundled.bundled_path(entry)
+    assert path.is_relative_to(Path(bundled.__file__).resolve().parent.parent)
+    assert len(entry.sha256) == 64
+
+
+def test_loads_offline_without_touching_the_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEEPLAB_CACHE_DIR", str(tmp_path / "cache"))
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("the bundled model must not be downloaded")
+
+    monkeypatch.setattr("deeplab.weights.sources.fetch_release", no_download)
+    model, config = resolve_model("person")
+    assert config.class_names == ("background", "person")
+    assert model.output_shape[-1] == 2
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_damaged_bundled_file_is_refused_in_one_line(monkeypatch, tmp_path):
+    entry = REGISTRY["person"]
+    damaged = tmp_path / entry.archive
+    shutil.copy(bundled.bundled_path(entry), damaged)
+    with open(damaged, "r+b") as handle:
+        handle.seek(1000)
+        handle.write(b"\x00" * 16)
+    monkeypatch.setattr(bundled, "PACKAGE_MODELS", tmp_path)
+    with pytest.raises(ChecksumError, match="damaged") as error:
+        resolve_model("person")
+    assert "\n" not in str(error.value)
+    damaged.unlink()
+    with pytest.raises(WeightsError, match="missing"):
+        resolve_model("person")
+
+
+def test_finds_the_person_in_the_photo_that_ships_with_the_project(person_segmenter):
+    from deeplab.image_files import read_rgb
+
+    image = read_rgb(EXAMPLE_PHOTO)
+    person = person_segmenter.predict(image).labels == 1
+    height, width = person.shape
+    assert 0.2 < person.mean() < 0.8
+    assert person[height // 2, width // 2]                  # her body
+    assert person[int(height * 0.3), int(width * 0.45)]    # her face
+    assert not person[:height // 5, -width // 5:].any()     # the wall behind her
+
+
+def test_person_dev_iou_is_at_least_mediapipe_selfie(person_segmenter):
+    from deeplab.portrait import person_score
+
+    shared = shared_path()
+    examples = person_score.person_dev(shared)
+    mediapipe = person_score.SquareTFLite(
+        shared_path("models", "anchors", "mediapipe_selfie", "selfie_segmentation.tflite"),
+        "mediapipe")
+
+    ours = person_score.score_set(lambda photo: person_segmenter.predict(photo).labels == 1,
+                                  examples)
+    theirs = person_score.score_set(mediapipe, examples)
+
+    assert len(ours.per_photo) == 58
+    assert ours.mean >= theirs.mean, (ours.mean, theirs.mean)
