@@ -207,13 +207,13 @@ def test_overwrite_replaces_an_earlier_export_and_leaves_no_temporary_files(tmp_
     assert len(first) > 0
 
 
-def test_sigterm_during_export_removes_the_temporary_artifact(tmp_path):
+def test_sigterm_during_export_removes_the_temporary_artifact_and_new_folders(tmp_path):
     from deeplab.config import ModelConfig
     from deeplab.model import build_deeplab, save_model
 
     config = ModelConfig("mobilenet_v2", 0.5, 2, 16, crop_size=65)
     source = save_model(build_deeplab(config), config, tmp_path / "source.keras")
-    output = tmp_path / "exported"
+    output = tmp_path / "new" / "exported"
     process = subprocess.Popen(
         [sys.executable, str(PROJECT_ROOT / "export.py"), "--weights", str(source), "--output",
          str(output), "--samples", "1"], cwd=PROJECT_ROOT, env=ENV,
@@ -221,7 +221,7 @@ def test_sigterm_during_export_removes_the_temporary_artifact(tmp_path):
     try:
         deadline = time.time() + 240
         while time.time() < deadline and process.poll() is None:
-            if list(tmp_path.glob(".exported.tmp-*")):
+            if list(tmp_path.glob("new/.exported.tmp-*")):
                 break
             time.sleep(0.05)
         assert process.poll() is None, process.stderr.read().decode()[-2000:]

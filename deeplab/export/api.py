@@ -16,6 +16,25 @@ from deeplab.export.options import check_export_options
 from deeplab.export.verify import Agreement, ExportError, sample_images
 
 
+def missing_parents(path: Path) -> list[Path]:
+    """The folders above ``path`` that do not exist yet, deepest first."""
+    missing = []
+    for parent in path.absolute().parents:
+        if parent.exists():
+            break
+        missing.append(parent)
+    return missing
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    """Remove the folders that are (still) empty, deepest first."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or already gone
+            return
+
+
 @dataclass(frozen=True)
 class ExportResult:
     """What :func:`export` wrote and how well it agreed with the Keras model when reloaded."""
@@ -46,37 +65,42 @@ def export(source: str | os.PathLike, output: str | os.PathLike, *, format: str 
         from deeplab.export.onnx import check_converter
 
         check_converter()  # fail before the slow model load when no converter is usable
-    from deeplab.weights import resolve_model
+    created = missing_parents(output)
+    try:
+        from deeplab.weights import resolve_model
 
-    model, config = resolve_model(source, output_stride=output_stride)
-    images = sample_images(sample_dir, samples)
-    common = dict(images=images, min_agreement=min_agreement, overwrite=overwrite)
-    if format == "saved_model":
-        from deeplab.export.saved_model import InferenceOptions, export_saved_model
+        model, config = resolve_model(source, output_stride=output_stride)
+        images = sample_images(sample_dir, samples)
+        common = dict(images=images, min_agreement=min_agreement, overwrite=overwrite)
+        if format == "saved_model":
+            from deeplab.export.saved_model import InferenceOptions, export_saved_model
 
-        options = InferenceOptions(precision=precision, fold_batch_norm=fold_batch_norm,
-                                   jit_compile=jit_compile)
-        agreement = export_saved_model(model, config, output, options=options,
-                                       source=str(source), **common)
-    elif format == "keras":
-        from deeplab.export.keras_file import export_keras
+            options = InferenceOptions(precision=precision, fold_batch_norm=fold_batch_norm,
+                                       jit_compile=jit_compile)
+            agreement = export_saved_model(model, config, output, options=options,
+                                           source=str(source), **common)
+        elif format == "keras":
+            from deeplab.export.keras_file import export_keras
 
-        agreement = export_keras(model, config, output, **common)
-    elif format == "tflite":
-        from deeplab.export.tflite import export_tflite
+            agreement = export_keras(model, config, output, **common)
+        elif format == "tflite":
+            from deeplab.export.tflite import export_tflite
 
-        agreement = export_tflite(model, config, output, precision=precision,
-                                  calibration_dir=calibration_dir,
-                                  calibration_limit=calibration_limit,
-                                  fold_batch_norm=fold_batch_norm, **common)
-    elif format == "compat":
-        from deeplab.export.compat import export_compat
+            agreement = export_tflite(model, config, output, precision=precision,
+                                      calibration_dir=calibration_dir,
+                                      calibration_limit=calibration_limit,
+                                      fold_batch_norm=fold_batch_norm, **common)
+        elif format == "compat":
+            from deeplab.export.compat import export_compat
 
-        agreement = export_compat(model, config, output, fold_batch_norm=fold_batch_norm,
-                                  **common)
-    else:
-        from deeplab.export.onnx import export_onnx
+            agreement = export_compat(model, config, output, fold_batch_norm=fold_batch_norm,
+                                      **common)
+        else:
+            from deeplab.export.onnx import export_onnx
 
-        agreement = export_onnx(model, config, output, **common)
+            agreement = export_onnx(model, config, output, **common)
+    except BaseException:
+        remove_if_empty(created)  # a failed export leaves no new empty folders either
+        raise
     print(f"wrote {output} ({format}, {precision})")
     return ExportResult(output, format, agreement)
