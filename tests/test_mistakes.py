@@ -147,6 +147,19 @@ def test_a_users_json_beside_a_tflite_output_is_not_replaced(tmp_path, capsys):
     assert notes.read_text() == '{"my": "notes"}'
 
 
+@pytest.mark.parametrize("name, fmt", [("person.tflite", "tflite"), ("person.keras", "keras"),
+                                       ("person.onnx", "onnx"), ("person.tar.gz", "compat")])
+def test_overwrite_refuses_a_file_of_another_kind(name, fmt, tmp_path, capsys):
+    photo = tmp_path / name
+    photo.write_bytes(cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
+    before = photo.read_bytes()
+    code = export_main(["--weights", "x.keras", "--output", str(photo), "--format", fmt,
+                        "--overwrite"])
+    assert code == 2
+    assert "--overwrite only replaces an earlier" in one_line_error(capsys.readouterr().err)
+    assert photo.read_bytes() == before
+
+
 def test_overwrite_recognises_an_earlier_saved_model_export(tmp_path):
     from deeplab.export.output_target import check_output
 
@@ -334,6 +347,9 @@ def test_run_folder_with_a_truncated_newest_checkpoint_loads_the_previous_one(ru
     ("data.eval_longer_side=-5", "data.eval_longer_side must be a size in pixels"),
     ("model.architecture={crop_size: 0}", "model.architecture.crop_size"),
     ("model.architecture={output_strid: 8}", "output_strid"),
+    ("model.architecture={output_stride: 12}", "output_stride must be 8, 16 or 32"),
+    ("model.architecture={backbone: resnet}", "backbone must be one of"),
+    ("model.architecture={num_classes: 0}", "num_classes must be positive"),
     ("runtime.eval_flip=yes please", "runtime.eval_flip must be true or false"),
     ("schedule.steps=[1,", "not valid YAML"),
 ])

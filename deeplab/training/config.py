@@ -72,6 +72,15 @@ def _architecture(values: dict[str, Any]) -> dict[str, Any]:
                for key, value in values.items()}
     if "crop_size" in checked:
         check_size(checked["crop_size"], "model.architecture.crop_size")
+    names_too = "class_names" in checked and "num_classes" in checked
+    trial = {k: v for k, v in checked.items()
+             if names_too or k not in ("num_classes", "class_names")}
+    if "num_classes" in checked and not names_too:
+        trial["num_classes"] = checked["num_classes"]
+    try:  # backbone, output stride, decoder, rates: ModelConfig's own checks, before any work
+        ModelConfig.from_dict(trial)
+    except ValueError as error:
+        raise ValueError(f"model.architecture: {error}") from None
     return {key: list(value) if isinstance(value, tuple) else value
             for key, value in checked.items()}
 
@@ -259,6 +268,8 @@ def load_experiment(path: str | Path | None, overrides: list[str] | tuple[str, .
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(f"config file {path} is a folder; give the YAML file")
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} not found")
         try:
