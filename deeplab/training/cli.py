@@ -135,10 +135,13 @@ def run_from_args(*, config: str | None, model_dir: str, overrides: list[str],
         print(f"{program}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        kept = trainer.manager.latest_checkpoint if trainer is not None else None
-        print(f"{program}: interrupted; " + (f"latest checkpoint {kept} is kept" if kept
-                                              else "no checkpoint was written"),
-              file=sys.stderr)
+        if trainer is None:
+            print(f"{program}: interrupted before training started", file=sys.stderr)
+        else:
+            kept = trainer.manager.latest_checkpoint
+            print(f"{program}: interrupted at once; " + (
+                f"latest checkpoint {kept} is kept" if kept else "no checkpoint was written"),
+                file=sys.stderr)
         return EXIT_INTERRUPTED
     except (OSError, WeightsError) as error:
         print(f"{program}: {error}", file=sys.stderr)

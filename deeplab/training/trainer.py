@@ -351,12 +351,18 @@ class Trainer:
         finally:
             bar.close()
         result.step = self.current_step()
-        if stop.requested:
+        if stop.requested and result.step < end:  # a stop during the last step changes nothing
             result.stopped_by = "Ctrl-C" if stop.signal == signal.SIGINT else "SIGTERM"
         elif self.chief:
             from deeplab.model import save_model
 
-            save_model(self.model, self.model_config, self.model_dir / MODEL_FILE)
+            try:
+                save_model(self.model, self.model_config, self.model_dir / MODEL_FILE)
+            except OSError as error:
+                raise CheckpointWriteError(
+                    f"could not write {self.model_dir / MODEL_FILE} ({error.strerror or error}); "
+                    f"the final checkpoint {result.checkpoint} is kept and the run folder works "
+                    f"as a weights source without it") from None
         elif not runtime.keep_worker_checkpoints:
             shutil.rmtree(self._checkpoint_dir(), ignore_errors=True)
         self.summaries.flush()
