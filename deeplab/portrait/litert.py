@@ -117,6 +117,10 @@ def _interpreter_class():
     return Interpreter
 
 
+class NotAnExportError(ValueError):
+    """A ``.tflite`` without this project's ``logits`` output (an official DeepLab file)."""
+
+
 class LiteRTModel:
     """A DeepLab TFLite network run with LiteRT: a ``ProbabilityModel`` for portrait mode.
 
@@ -170,7 +174,7 @@ class LiteRTModel:
         candidates = [o for o in outputs if len(o["shape"]) == 4 and o["dtype"] == np.float32
                       and o["shape"][1] < self.crop_size]
         if len(candidates) != 1:
-            raise ValueError("the TFLite model has no recognisable 'logits' output")
+            raise NotAnExportError("the TFLite model has no recognisable 'logits' output")
         return candidates[0]
 
     def for_input_size(self, longer_side: int) -> "LiteRTModel":
@@ -315,14 +319,19 @@ def load_litert_model(source: str | os.PathLike, crop_size: int = 513,
                       num_threads: int | None = None, log=None) -> LiteRTModel:
     """A LiteRT model for any weights source, converted once and cached.
 
-    ``.tflite`` files are loaded as they are. Anything else (registry name, archive, folder,
+    ``.tflite`` files this project wrote are loaded as they are; other DeepLab ``.tflite`` files
+    (the TFLite example, Coral: labels or full-size outputs) are read back into the network
+    (:mod:`deeplab.weights.tflite_file`) and converted like any source. Anything else (registry name, archive, folder,
     checkpoint, frozen graph, ``.keras``) is looked up in the cache by content hash + crop size
     + precision; a miss converts it (TensorFlow is imported only then) and stores it atomically,
     unless ``use_cache`` is False (convert in memory every time).
     """
     path = Path(str(source)).expanduser()
     if path.suffix == ".tflite":
-        return LiteRTModel(path, num_threads=num_threads)
+        try:
+            return LiteRTModel(path, num_threads=num_threads)
+        except NotAnExportError:
+            pass
 
     def reload(size: int) -> LiteRTModel:
         return load_litert_model(source, size, precision, use_cache, num_threads, log)

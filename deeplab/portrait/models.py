@@ -193,7 +193,8 @@ def load_probability_model(source: str | Path = DEFAULT_WEIGHTS, *, backend: str
                            use_cache: bool = True, log=None) -> ProbabilityModel:
     """A model for portrait mode from any weights source.
 
-    ``backend="litert"`` (default): ``.tflite`` files directly, any other source converted once
+    ``backend="litert"`` (default): this project's ``.tflite`` exports directly, any other source
+    (official DeepLab ``.tflite`` files included) converted once
     to a TFLite network fed ``input_size`` px and cached (see ``deeplab.portrait.litert``), so
     later runs never import TensorFlow. Exported SavedModel folders (``saved_model.pb``) always
     run with TensorFlow. ``backend="tensorflow"``: the project's Keras ``Segmenter`` (registry
@@ -205,7 +206,7 @@ def load_probability_model(source: str | Path = DEFAULT_WEIGHTS, *, backend: str
     path = Path(str(source)).expanduser()
     if path.is_dir() and (path / "saved_model.pb").is_file():
         return SavedModelModel(path)
-    if backend == "litert" or path.suffix == ".tflite":
+    if backend == "litert":
         from deeplab.portrait.litert import load_litert_model
 
         return load_litert_model(source, crop_size=input_size, precision=precision,
