@@ -125,6 +125,16 @@ def test_overwrite_refuses_a_training_run_folder(run_copy, tmp_path, capsys):
     assert snapshot(run_copy) == before
 
 
+def test_an_existing_file_inside_the_run_folder_is_not_replaced(run_copy, capsys):
+    final = run_copy / "model.keras"
+    before = final.read_bytes()
+    code = export_main(["--weights", str(run_copy), "--output", str(final), "--format", "keras",
+                        "--overwrite"])
+    assert code == 2
+    assert "inside the weights source" in one_line_error(capsys.readouterr().err)
+    assert final.read_bytes() == before
+
+
 def test_output_dot_is_refused_cleanly_without_a_stray_folder(tmp_path, monkeypatch, capsys):
     work = tmp_path / "work"
     work.mkdir()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from deeplab.export.formats import FORMATS, PRECISIONS_BY_FORMAT  # noqa: F401  (re-exported)
 from deeplab.export.options import check_export_options
-from deeplab.export.verify import Agreement, ExportError, sample_images
+from deeplab.export.verify import Agreement, ExportError, sample_images  # noqa: F401
 
 
 def missing_parents(path: Path) -> list[Path]:
@@ -70,37 +70,43 @@ def export(source: str | os.PathLike, output: str | os.PathLike, *, format: str 
         from deeplab.weights import resolve_model
 
         model, config = resolve_model(source, output_stride=output_stride)
-        images = sample_images(sample_dir, samples)
-        common = dict(images=images, min_agreement=min_agreement, overwrite=overwrite)
-        if format == "saved_model":
-            from deeplab.export.saved_model import InferenceOptions, export_saved_model
-
-            options = InferenceOptions(precision=precision, fold_batch_norm=fold_batch_norm,
-                                       jit_compile=jit_compile)
-            agreement = export_saved_model(model, config, output, options=options,
-                                           source=str(source), **common)
-        elif format == "keras":
-            from deeplab.export.keras_file import export_keras
-
-            agreement = export_keras(model, config, output, **common)
-        elif format == "tflite":
-            from deeplab.export.tflite import export_tflite
-
-            agreement = export_tflite(model, config, output, precision=precision,
-                                      calibration_dir=calibration_dir,
-                                      calibration_limit=calibration_limit,
-                                      fold_batch_norm=fold_batch_norm, **common)
-        elif format == "compat":
-            from deeplab.export.compat import export_compat
-
-            agreement = export_compat(model, config, output, fold_batch_norm=fold_batch_norm,
-                                      **common)
-        else:
-            from deeplab.export.onnx import export_onnx
-
-            agreement = export_onnx(model, config, output, **common)
+        agreement = _write(format, model, config, output, source=source, precision=precision,
+                           fold_batch_norm=fold_batch_norm, jit_compile=jit_compile,
+                           calibration_dir=calibration_dir, calibration_limit=calibration_limit,
+                           images=sample_images(sample_dir, samples),
+                           min_agreement=min_agreement, overwrite=overwrite)
     except BaseException:
         remove_if_empty(created)  # a failed export leaves no new empty folders either
         raise
     print(f"wrote {output} ({format}, {precision})")
     return ExportResult(output, format, agreement)
+
+
+def _write(format: str, model, config, output: Path, *, source, precision: str,
+           fold_batch_norm: bool, jit_compile: bool, calibration_dir, calibration_limit: int,
+           **common) -> Agreement | None:
+    """Write and check ``output`` in ``format`` (``common``: images, min_agreement, overwrite)."""
+    if format == "saved_model":
+        from deeplab.export.saved_model import InferenceOptions, export_saved_model
+
+        options = InferenceOptions(precision=precision, fold_batch_norm=fold_batch_norm,
+                                   jit_compile=jit_compile)
+        return export_saved_model(model, config, output, options=options, source=str(source),
+                                  **common)
+    if format == "keras":
+        from deeplab.export.keras_file import export_keras
+
+        return export_keras(model, config, output, **common)
+    if format == "tflite":
+        from deeplab.export.tflite import export_tflite
+
+        return export_tflite(model, config, output, precision=precision,
+                             calibration_dir=calibration_dir, calibration_limit=calibration_limit,
+                             fold_batch_norm=fold_batch_norm, **common)
+    if format == "compat":
+        from deeplab.export.compat import export_compat
+
+        return export_compat(model, config, output, fold_batch_norm=fold_batch_norm, **common)
+    from deeplab.export.onnx import export_onnx
+
+    return export_onnx(model, config, output, **common)

@@ -113,8 +113,11 @@ def file_problem(path: Path, format: str) -> str | None:
     return f"unknown format {format}"
 
 
-def protected_reason(output: Path, inputs: dict[str, str | os.PathLike | None]) -> str | None:
-    """Why writing ``output`` could destroy something (None when it cannot)."""
+def protected_reason(output: Path, inputs: dict[str, str | os.PathLike | None],
+                     replacing: bool = True) -> str | None:
+    """Why writing ``output`` could destroy something (None when it cannot). A new output
+    (``replacing=False``) may go inside the weights source's folder; an existing one there may
+    not be replaced."""
     resolved = output.resolve()
     cwd = Path.cwd().resolve()
     if _inside(cwd, resolved):
@@ -126,7 +129,8 @@ def protected_reason(output: Path, inputs: dict[str, str | os.PathLike | None]) 
         for location in _input_locations(value):
             if _inside(location, resolved):
                 return f"it is or contains the {what} {value}"
-            if what == "weights source" and location.is_dir() and _inside(resolved, location):
+            if replacing and what == "weights source" and location.is_dir() \
+                    and _inside(resolved, location):
                 return f"it is inside the weights source {value}"
     return None
 
@@ -170,6 +174,6 @@ def check_output(output: str | os.PathLike, format: str, *, overwrite: bool,
                                     f"--overwrite only replaces an earlier {format} export. Move "
                                     f"it away or choose another --output")
     if not existing:
-        reason = protected_reason(output, inputs)
+        reason = protected_reason(output, inputs, replacing=False)
         if reason:
             raise UnsafeOutputError(f"refusing to write --output {output}: {reason}")
