@@ -282,3 +282,38 @@ def test_official_file_labels_match_its_interpreter(name):
         reference = _run_file(path, file_input)
         ours = _labels(model, convention.to_real(photo)[np.newaxis], size)
         assert np.mean(ours == reference) >= min_agreement
+
+
+# --- every entry point ----------------------------------------------------------------------------
+
+def _official_like_file(tmp_path):
+    """A float DeepLab file whose only output is full-size logits, as the TFLite example's."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2)
+
+    model = _source_model(ModelConfig("mobilenet_v2", 0.5, 21, 8, crop_size=SIZE))
+    serve = tf.function(lambda image: resize_bilinear_align_corners(model(image), [SIZE, SIZE]),
+                        input_signature=[tf.TensorSpec([1, SIZE, SIZE, 3], tf.float32)])
+    frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    path = tmp_path / "deeplabv3_257_mv_gpu.tflite"
+    path.write_bytes(converter.convert())
+    return model, path
+
+
+def test_portrait_mode_runs_an_official_style_file_on_both_backends(tmp_path, monkeypatch, rng):
+    from deeplab.portrait.models import SegmenterModel, load_probability_model
+
+    monkeypatch.setenv("DEEPLAB_CACHE_DIR", str(tmp_path / "cache"))
+    model, path = _official_like_file(tmp_path)
+    photo = rng.integers(0, 256, (1, SIZE, SIZE, 3), dtype=np.uint8)
+
+    keras_backend = load_probability_model(path, backend="tensorflow", input_size=SIZE)
+    litert_backend = load_probability_model(path, backend="litert", input_size=SIZE)
+
+    assert isinstance(keras_backend, SegmenterModel)
+    assert keras_backend.class_names == PASCAL_VOC_CLASSES
+    first = keras_backend.probabilities(photo).argmax(-1)
+    second = litert_backend.probabilities(photo).argmax(-1)
+    assert np.mean(first == second) > 0.99
