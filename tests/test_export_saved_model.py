@@ -120,7 +120,7 @@ def test_existing_output_is_not_overwritten(tmp_path):
     target = tmp_path / "out"
     target.mkdir()
     (target / "keep.txt").write_text("mine")
-    assert export_cli.main(["--weights", "unused", "--output", str(target)]) == 1
+    assert export_cli.main(["--weights", "unused", "--output", str(target)]) == 2  # refused option
     assert (target / "keep.txt").read_text() == "mine"
 
 
