@@ -24,6 +24,7 @@ NOISE = re.compile(
     r"|WARNING: All log messages before absl::InitializeLog"
     r"|W\d{4} .*(cuda|cudart|TensorRT|TF-TRT|cpu_feature_guard|computation_placer)"
     r"|E\d{4} .*(cuda_dnn|cuda_fft|cuda_blas|cuInit|Unable to register cu|failed call to cuInit)"
+    r"|INFO: (Created|Initialized) TensorFlow Lite"
     r"|To enable the following instructions: .*rebuild TensorFlow"
     r"|.*rebuild TensorFlow with the appropriate compiler flags)")
 

@@ -392,6 +392,23 @@ def test_tensorflow_noise_is_hidden_unless_verbose(tmp_path):
     assert verbose.returncode == 1 and len(verbose.stderr.strip().splitlines()) > 1
 
 
+def test_only_known_tensorflow_noise_is_hidden_errors_pass():
+    from deeplab.tf_noise import NOISE
+
+    hidden = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1796142709.069001    3433 port.cc:153] oneDNN custom operations are on.",
+        "E0000 00:00:1796143000.081279    5421 cuda_platform.cc:52] failed call to cuInit: x",
+        "To enable the following instructions: AVX2 FMA, in other operations, rebuild "
+        "TensorFlow with the appropriate compiler flags.",
+        "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
+    ]
+    shown = ["E0000 00:00:1.0 1 op_kernel.cc:1] OP_REQUIRES failed: No space left on device",
+             "F0000 00:00:1.0 1 check.cc:1] Check failed: ok", "export.py: error: x"]
+    assert all(NOISE.match(line) for line in hidden)
+    assert not any(NOISE.match(line) for line in shown)
+
+
 def test_learning_rate_written_as_1e_minus_3_is_a_number():
     assert load_experiment(None, ["schedule.learning_rate=1e-3"]).schedule.learning_rate == 0.001
 
