@@ -16,8 +16,8 @@ from deeplab.export.verify import ExportError
 from deeplab.image_files import IMAGE_SUFFIXES
 
 #: Upper bounds that keep a mistyped count from running for hours.
-MAX_SAMPLES = 1000
-MAX_CALIBRATION_IMAGES = 10000
+MAX_SAMPLES = 100
+MAX_CALIBRATION_IMAGES = 500
 
 
 class ExportOptionError(ExportError, ValueError):

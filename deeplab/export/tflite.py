@@ -24,8 +24,8 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from deeplab.config import ModelConfig
 from deeplab.export.optimize import optimize_for_inference
 from deeplab.export.serving import serving_metadata
-from deeplab.export.verify import (DEFAULT_MIN_AGREEMENT, Agreement, ExportError, atomic_output,
-                                   check, folder_images)
+from deeplab.export.verify import (CHECK_IMAGE_MAX_SIDE, DEFAULT_MIN_AGREEMENT, Agreement,
+                                   ExportError, atomic_output, check, folder_images)
 from deeplab.inference import logits_at_working_size
 from deeplab.layers import resize_bilinear_align_corners
 from deeplab.preprocessing import pad_and_normalize, resize_to_crop
@@ -139,7 +139,8 @@ def export_tflite(model: keras.Model, config: ModelConfig, output: str | os.Path
     if min_agreement is None:
         min_agreement = DEFAULT_MIN_AGREEMENT[precision]
     crop_size = config.crop_size
-    calibration = folder_images(calibration_dir, calibration_limit) if calibration_dir else ()
+    calibration = folder_images(calibration_dir, calibration_limit, CHECK_IMAGE_MAX_SIDE) \
+        if calibration_dir else ()
     if precision == "int8" and not calibration:
         raise ExportError("--precision int8 needs --calibration-dir with representative images")
     network = optimize_for_inference(model, fold=fold_batch_norm)
