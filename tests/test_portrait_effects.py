@@ -37,15 +37,16 @@ def test_disc_kernel_is_round_and_normalised():
     assert kernel[0, 0] == 0 and kernel[6, 0] > 0 and kernel[6, 6] == kernel.max()
 
 
-def test_highlights_bloom_into_bright_discs():
+def test_small_highlights_bloom_but_bright_areas_keep_their_level():
     image = np.full((81, 81, 3), 20, np.uint8)
     image[38:43, 38:43] = 255  # a small street light
-    config = bokeh.BokehConfig(radius=12, highlight_full_radius=12)
-    linear = bokeh.blur_background(image, None, config)
-    gamma = bokeh.blur_background(image, None, bokeh.BokehConfig(radius=12, linear_light=False,
-                                                                 highlight_gain=0))
-    assert linear[40, 48].mean() > gamma[40, 48].mean() + 10  # a visible disc, not grey mush
-    assert linear[40, 48].mean() > 60 and linear[40, 58].mean() < 25  # disc edge, then nothing
+    image[:24] = 240  # a band of bright sky
+    config = bokeh.BokehConfig(radius=12, highlight_full_radius=12, highlight_gain=4)
+    bloomed = bokeh.blur_background(image, None, config)
+    plain = bokeh.blur_background(image, None, bokeh.BokehConfig(radius=12, highlight_gain=0))
+    assert bloomed[40, 48].mean() > plain[40, 48].mean() + 15  # a visible disc, not grey mush
+    assert bloomed[40, 58].mean() < 25  # disc edge, then nothing
+    assert abs(bloomed[4, 40].mean() - 240) <= 2  # the sky is not pushed to white
 
 
 def test_large_radius_blurs_at_reduced_resolution_with_same_look():
