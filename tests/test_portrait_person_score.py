@@ -39,3 +39,14 @@ def test_an_empty_photo_predicted_empty_scores_one():
     score = SetScore()
     empty = np.zeros((4, 4), bool)
     assert score.add("empty", empty, empty) == 1.0
+
+
+def test_ignored_pixels_count_neither_way():
+    score = SetScore()
+    truth = np.zeros((10, 10), bool)
+    truth[:, :5] = True
+    predicted = truth.copy()
+    predicted[:, 8:] = True                # a passer-by the labels call background
+    ignore = np.zeros((10, 10), bool)
+    ignore[:, 7:] = True
+    assert score.add("with passer-by", predicted, truth, ignore) == 1.0

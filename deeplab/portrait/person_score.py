@@ -47,7 +47,11 @@ class SetScore:
     intersection: int = 0
     union: int = 0
 
-    def add(self, name: str, predicted: np.ndarray, reference: np.ndarray) -> float:
+    def add(self, name: str, predicted: np.ndarray, reference: np.ndarray,
+            ignore: np.ndarray | None = None) -> float:
+        """Score one photo; ``ignore`` pixels (True) count neither way."""
+        if ignore is not None:
+            predicted, reference = predicted & ~ignore, reference & ~ignore
         inter = int(np.logical_and(predicted, reference).sum())
         union = int(np.logical_or(predicted, reference).sum())
         value = 1.0 if union == 0 else inter / union
@@ -86,14 +90,27 @@ def reference_mask(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarra
     return mask > 127
 
 
-def score_set(predict: Predictor, examples: Sequence[Example]) -> SetScore:
-    """Person IoU of one predictor on one set."""
+def score_set(predict: Predictor, examples: Sequence[Example],
+              ignore: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> SetScore:
+    """Person IoU of one predictor on one set (``ignore(photo, reference)``: pixels not scored)."""
     result = SetScore()
     for example in examples:
         photo = working_photo(read_rgb(example.image_path))
-        result.add(example.name, np.asarray(predict(photo), bool),
-                   reference_mask(example.mask_path, photo.shape[:2]))
+        reference = reference_mask(example.mask_path, photo.shape[:2])
+        result.add(example.name, np.asarray(predict(photo), bool), reference,
+                   None if ignore is None else ignore(photo, reference))
     return result
+
+
+def unlabelled_people(teacher: Predictor) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """For sets that label only the main subject (CCP): the people a teacher finds away from the
+    labelled subject, left out of the score, so a model is not marked wrong for finding them."""
+    from deeplab.data.unlabelled_people import rewrite_mask
+
+    def ignore(photo: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        return rewrite_mask(reference, np.asarray(teacher(photo), bool), band=0)[1]
+
+    return ignore
 
 
 # --- the sets -------------------------------------------------------------------------------------
