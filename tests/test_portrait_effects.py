@@ -186,3 +186,32 @@ def test_tiled_refinement_equals_the_dense_full_resolution_matte():
     tiles = refined.tiles  # every semi-transparent pixel lies in a tile marked mixed
     rows, cols = np.nonzero(mixed)
     assert tiles.mixed[rows // 16, cols // 16].all()
+
+
+def test_replace_leaves_no_fringe_where_the_matte_spills_over_the_background():
+    image = np.zeros((60, 60, 3), np.uint8)
+    image[:] = (110, 120, 60)                    # olive background
+    image[:, 30:] = (200, 60, 60)                # red subject
+    alpha = np.zeros((60, 60), np.float32)
+    alpha[:, 30:] = 1.0
+    alpha[:, 24:30] = 0.4                        # the matte spills 6 px over the background
+    blue = np.zeros((10, 10, 3), np.uint8)
+    blue[:] = (30, 60, 220)
+    out = composite.replace_composite(image, alpha, blue, wrap=0.0)
+    naive = composite.blend(image, composite.fit_background(blue, 60, 60), alpha)
+    fringe = (slice(10, 50), slice(24, 30))
+    assert np.abs(out[fringe].astype(int) - (30, 60, 220)).max() <= 12  # new background only
+    assert np.abs(naive[fringe].astype(int) - (30, 60, 220)).max() > 40  # olive showed through
+
+
+def test_light_wrap_tints_only_the_subjects_edge():
+    image = np.zeros((80, 80, 3), np.uint8)
+    image[:, 40:] = (200, 60, 60)
+    alpha = np.zeros((80, 80), np.float32)
+    alpha[:, 40:] = 1.0
+    blue = np.full((10, 10, 3), (30, 60, 220), np.uint8)
+    wrapped = composite.replace_composite(image, alpha, blue)
+    plain = composite.replace_composite(image, alpha, blue, wrap=0.0)
+    assert wrapped[40, 40, 2] > plain[40, 40, 2] + 15  # the edge picks up the blue light
+    assert tuple(wrapped[40, 70]) == tuple(plain[40, 70]) == (200, 60, 60)  # inside: untouched
+    assert tuple(wrapped[40, 10]) == tuple(plain[40, 10])  # outside: the new background
