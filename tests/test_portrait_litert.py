@@ -107,6 +107,22 @@ def test_cache_hit_does_not_convert_again(real_litert, real_model, monkeypatch):
     assert again.path == real_litert.path
 
 
+def test_damaged_cache_file_is_rebuilt_not_reported_forever(real_litert, real_model,
+                                                             monkeypatch):
+    good = real_litert.path.read_bytes()
+    real_litert.path.write_bytes(good[: len(good) // 3])  # a writer killed half-way
+    calls = []
+
+    def convert(source, crop_size, precision="float32"):
+        calls.append(crop_size)
+        return good, {"class_names": ["background", "person"], "crop_size": crop_size}
+
+    monkeypatch.setattr(litert, "convert_source", convert)
+    again = litert.load_litert_model(real_model, crop_size=513)
+    assert calls == [513] and again.path.read_bytes() == good
+    assert again.class_names == ("background", "person")
+
+
 def test_cache_key_follows_content_crop_and_precision(tmp_path, real_model, cache_dir):
     key = litert.cache_key(real_model, 513, "float32")
     assert litert.cache_key(real_model, 257, "float32") != key

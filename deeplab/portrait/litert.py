@@ -324,7 +324,8 @@ def load_litert_model(source: str | os.PathLike, crop_size: int = 513,
     (:mod:`deeplab.weights.tflite_file`) and converted like any source. Anything else (registry name, archive, folder,
     checkpoint, frozen graph, ``.keras``) is looked up in the cache by content hash + crop size
     + precision; a miss converts it (TensorFlow is imported only then) and stores it atomically,
-    unless ``use_cache`` is False (convert in memory every time).
+    unless ``use_cache`` is False (convert in memory every time). A cached file that no longer
+    loads (truncated, overwritten) is deleted and converted again, not reported forever.
     """
     path = Path(str(source)).expanduser()
     if path.suffix == ".tflite":
@@ -341,6 +342,15 @@ def load_litert_model(source: str | os.PathLike, crop_size: int = 513,
         return LiteRTModel(content, metadata["class_names"], num_threads, reload)
     target = litert_cache_dir() / f"{cache_key(source, crop_size, precision)}.tflite"
     sidecar = target.with_suffix(".json")
+    if target.is_file() and sidecar.is_file():
+        try:
+            json.loads(sidecar.read_text())
+            return LiteRTModel(target, num_threads=num_threads, reload=reload)
+        except (OSError, ValueError):  # damaged (disk full, killed writer...): rebuild it
+            if log is not None:
+                print(f"the cached network {target} is damaged; converting again", file=log)
+            target.unlink(missing_ok=True)
+            sidecar.unlink(missing_ok=True)
     if not (target.is_file() and sidecar.is_file()):
         if log is not None:
             print(f"converting {source} to a {precision} TFLite network at {crop_size} px "
