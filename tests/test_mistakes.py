@@ -468,6 +468,18 @@ def test_data_set_problems_are_named_by_file_before_training(damage, message, tm
     assert not (tmp_path / "run").exists()
 
 
+def test_a_voc_root_without_the_download_is_named_before_any_weights_load(tmp_path):
+    from deeplab.training.trainer import Trainer
+
+    experiment = load_experiment(None, tiny_overrides(tmp_path, **{"data.kind": "voc"}))
+
+    def no_weights(source):
+        raise AssertionError("weights must not be loaded before the data is checked")
+
+    with pytest.raises(FileNotFoundError, match=r"ImageSets/Segmentation/train\.txt not found"):
+        Trainer(experiment, tmp_path / "run", log=lambda m: None, resolve_weights=no_weights)
+
+
 def test_person_masks_for_a_21_class_model_are_refused(tmp_path):
     from deeplab.data.checks import DataSetError
     from deeplab.training.trainer import Trainer

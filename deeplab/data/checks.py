@@ -184,9 +184,28 @@ def _splits_to_check(config: DataConfig, root: Path) -> list[str]:
     return splits
 
 
+def check_voc_layout(config: DataConfig, splits: list[str]) -> None:
+    """The VOC split lists exist and every listed image has a label (no decoding)."""
+    from deeplab.data.voc import voc_label_path, voc_split_stems
+
+    if not config.root:
+        raise DataSetError("data.kind 'voc' needs data.root: the folder holding VOCdevkit/")
+    root = Path(config.root).expanduser()
+    if not root.is_dir():
+        raise DataSetError(f"data.root {root}: no such folder")
+    for split in dict.fromkeys(splits):
+        for stem in voc_split_stems(root, split):
+            voc_label_path(root, stem)
+
+
 def check_folder_dataset(config: DataConfig, splits: list[str] | None = None,
                          workers: int = 2) -> DatasetReport:
-    """Decode and check every example of ``splits`` (default: train and, if any, eval)."""
+    """Decode and check every example of ``splits`` (default: train and, if any, eval).
+
+    Other sources get their layout checked only (a VOC download: the split lists and a label
+    for every listed image), so a wrong ``data.root`` still fails before any work."""
+    if config.kind == "voc":
+        check_voc_layout(config, splits or [config.train_split, config.eval_split])
     if config.kind != "folder":
         return DatasetReport(config.root, checked=False, encoding=config.mask_encoding)
     if not config.root:

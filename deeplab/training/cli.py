@@ -143,7 +143,7 @@ def run_from_args(*, config: str | None, model_dir: str, overrides: list[str],
                 f"latest checkpoint {kept} is kept" if kept else "no checkpoint was written"),
                 file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (OSError, WeightsError) as error:
+    except (OSError, WeightsError, ImportError) as error:
         print(f"{program}: {error}", file=sys.stderr)
         return EXIT_FAILED
 
