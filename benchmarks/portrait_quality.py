@@ -418,7 +418,7 @@ def main(argv=None) -> int:
                              f"ratio {h['ours'] / h['tutorial']:.4f} (goal <= {HALO_GOAL})"))
         numbers["flicker"] = flicker_table(video_model, classes, args.video_input_size)
         for clip, f in numbers["flicker"].items():
-            rows.append((f"flicker, {clip} (mean |matte change| on still pixels)",
+            rows.append((f"flicker, {clip} (mean abs matte change, still pixels)",
                          f"{f['raw']:.4f} (no smoothing)", f"{f['smoothed']:.4f}",
                          f"{f['raw'] / f['smoothed']:.1f}x steadier"))
         v = numbers["video_with_sound"] = video_with_sound(video_model, config,

@@ -202,6 +202,8 @@ def fill_holes_stacked(stacked: np.ndarray, min_support: float) -> np.ndarray:
 #: Ridge on the local gradient fit, as a fraction of a full disc's offset variance (r^2 / 4):
 #: keeps the extrapolation tame where only a sliver of background is in reach.
 GRADIENT_RIDGE = 0.01
+FIT_MIN_SUPPORT = 0.1  # share of the disc that must be background for a full correction
+FIT_MAX_SHIFT = np.float32(0.4)
 
 
 def _normalised_blur(stacked: np.ndarray, radius: float, min_support: float,
@@ -219,47 +221,65 @@ def _normalised_blur(stacked: np.ndarray, radius: float, min_support: float,
     kernel = disc_kernel(radius)
     blurred = cv2.filter2D(stacked, -1, kernel, borderType=cv2.BORDER_REFLECT)
     if boundary_corrected and radius >= 1.0:
-        blurred = _linear_fit_centre(stacked, blurred, kernel)
+        blurred = _linear_fit_centre(stacked, blurred, radius)
     return fill_holes_stacked(blurred, min_support)
 
 
-def _linear_fit_centre(stacked: np.ndarray, blurred: np.ndarray, kernel: np.ndarray
+def _linear_fit_centre(stacked: np.ndarray, blurred: np.ndarray, radius: float
                        ) -> np.ndarray:
     """Replace the local means in ``blurred`` by the centre value of a local linear fit.
 
     Weighted least squares of ``v ~ a + b . u`` over the disc (weights kernel x sample weight):
     with centroid ``m``, offset covariance ``M`` and value covariance ``t`` (all normalised by
-    the total weight), ``b = (M + ridge)^-1 t`` and ``a = mean - m . b``. Returned in the same
+    the total weight), ``b = (M + ridge)^-1 t`` and ``a = mean - m . b``. The correction
+    ``m . b`` varies over the scale of the disc, so it is computed at half resolution (a
+    quarter of the work) and upsampled; the mean stays at full resolution. Returned in the same
     premultiplied form (colour x support, support) so hole filling works unchanged.
     """
+    height, width = stacked.shape[:2]
+    coarse, total = stacked, blurred
+    if radius >= 7.5 and min(height, width) >= 32:
+        size = ((width + 1) // 2, (height + 1) // 2)
+        coarse = cv2.resize(stacked, size, interpolation=cv2.INTER_AREA)
+        total = cv2.resize(blurred, size, interpolation=cv2.INTER_AREA)
+        radius = radius * coarse.shape[1] / width
+    kernel = disc_kernel(radius)
     half = kernel.shape[0] // 2
     uy, ux = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float32)
-    weight = np.ascontiguousarray(stacked[..., -1])
-    colour = stacked[..., :-1]
     tiny = np.float32(1e-6)
-    support = np.maximum(blurred[..., -1], tiny)
 
-    def moment(image: np.ndarray, factor: np.ndarray) -> np.ndarray:
-        return cv2.filter2D(image, -1, kernel * factor, borderType=cv2.BORDER_REFLECT)
+    def moment(image: np.ndarray, factor: np.ndarray | None) -> np.ndarray:
+        weights = kernel if factor is None else kernel * factor
+        return cv2.filter2D(image, -1, weights, borderType=cv2.BORDER_REFLECT)
 
-    mx = moment(weight, ux) / support
-    my = moment(weight, uy) / support
-    cxx = moment(weight, ux * ux) / support - mx * mx
-    cxy = moment(weight, ux * uy) / support - mx * my
-    cyy = moment(weight, uy * uy) / support - my * my
+    weight = np.ascontiguousarray(coarse[..., -1])
+    support = np.maximum(total[..., -1], tiny)
+    first_x = moment(coarse, ux)  # premultiplied colour and weight, times the x offset
+    first_y = moment(coarse, uy)
+    mx = first_x[..., -1] / support
+    my = first_y[..., -1] / support
     ridge = np.float32(GRADIENT_RIDGE * float((kernel * (ux * ux + uy * uy)).sum()) / 2.0)
-    cxx += ridge
-    cyy += ridge
-    determinant = cxx * cyy - cxy * cxy
-    mean = blurred[..., :-1] / support[..., None]
-    tx = moment(np.ascontiguousarray(colour), ux).reshape(mean.shape) / support[..., None]
-    ty = moment(np.ascontiguousarray(colour), uy).reshape(mean.shape) / support[..., None]
-    tx -= mx[..., None] * mean
-    ty -= my[..., None] * mean
-    inverse = (np.float32(1.0) / np.maximum(determinant, tiny))[..., None]
+    cxx = moment(weight, ux * ux) / support - mx * mx + ridge
+    cxy = moment(weight, ux * uy) / support - mx * my
+    cyy = moment(weight, uy * uy) / support - my * my + ridge
+    inverse = (np.float32(1.0) / np.maximum(cxx * cyy - cxy * cxy, tiny))[..., None]
+    mean = total[..., :-1] / support[..., None]
+    tx = first_x[..., :-1] / support[..., None] - mx[..., None] * mean
+    ty = first_y[..., :-1] / support[..., None] - my[..., None] * mean
     bx = (cyy[..., None] * tx - cxy[..., None] * ty) * inverse
     by = (cxx[..., None] * ty - cxy[..., None] * tx) * inverse
-    centre = mean - mx[..., None] * bx - my[..., None] * by
+    shift = mx[..., None] * bx + my[..., None] * by
+    # Where the disc holds little background the fit is not trusted (and under the subject it
+    # is undefined): fade the correction out, and never let it move a value by more than a
+    # quarter of the range (upsampling must not carry wild values onto valid pixels).
+    shift = np.clip(shift, -FIT_MAX_SHIFT, FIT_MAX_SHIFT)
+    shift[support < np.float32(0.02)] = 0.0
+    if shift.shape[:2] != (height, width):
+        shift = cv2.resize(shift, (width, height), interpolation=cv2.INTER_LINEAR)
+        shift = shift.reshape(height, width, -1)
+    full_support = np.maximum(blurred[..., -1:], tiny)
+    shift *= np.clip(full_support * np.float32(1.0 / FIT_MIN_SUPPORT), 0.0, 1.0)
+    centre = blurred[..., :-1] / full_support - shift
     np.maximum(centre, np.float32(0.0), out=centre)
     out = np.empty_like(blurred)
     np.multiply(centre, blurred[..., -1:], out=out[..., :-1])
