@@ -175,6 +175,7 @@ def fit_background(background: np.ndarray, height: int, width: int) -> np.ndarra
 #: subject seems lit by the scene it is put in).
 LIGHT_WRAP = 0.3
 LIGHT_WRAP_RADIUS = 0.006
+WRAP_ROWS = 256
 #: Colour consistency: an edge pixel within this colour distance (Euclidean, 0..441) of the
 #: local old background keeps only that fraction of its alpha.
 BACKGROUND_LIKE_DISTANCE = 40.0
@@ -225,11 +226,17 @@ def light_wrap(out: np.ndarray, refined: RefinedMatte, new_background: np.ndarra
     y0, y1 = int(rows[0] / scale), min(height, int(np.ceil((rows[-1] + 1) / scale)))
     x0, x1 = int(cols[0] / scale), min(width, int(np.ceil((cols[-1] + 1) / scale)))
     geometry = LowResMap(low.shape, (height, width), (height, width))
-    region = (slice(y0, y1), slice(x0, x1))
-    w = sample(weight, geometry, *region)[..., None]
-    lit = sample(light.astype(np.float32), geometry, *region)
-    target = out[region].astype(np.float32)
-    out[region] = np.clip(target + (lit - target) * w + 0.5, 0, 255).astype(np.uint8)
+    light = light.astype(np.float32)
+    columns = slice(x0, x1)
+    for top in range(y0, y1, WRAP_ROWS):  # in strips: a 100-MP photo stays within memory
+        rows = slice(top, min(top + WRAP_ROWS, y1))
+        w = sample(weight, geometry, rows, columns)[..., None]
+        lit = sample(light, geometry, rows, columns)
+        target = out[rows, columns].astype(np.float32)
+        lit -= target
+        lit *= w
+        lit += target
+        out[rows, columns] = np.clip(lit + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
