@@ -444,6 +444,10 @@ def broken_data_set(root: Path, damage: str) -> Path:
         cv2.imwrite(str(root / "masks" / "img02.png"), mask)
     elif damage == "photo without a mask":
         (root / "masks" / "img05.png").unlink()
+    elif damage == "mask saved as JPEG":
+        mask = cv2.imread(str(root / "masks" / "img04.png"))
+        (root / "masks" / "img04.png").unlink()
+        cv2.imwrite(str(root / "masks" / "img04.jpg"), mask)
     elif damage == "colour mask":
         cv2.imwrite(str(root / "masks" / "img01.png"), np.zeros((40, 56, 3), np.uint8) + 9)
     return root
@@ -455,6 +459,7 @@ def broken_data_set(root: Path, damage: str) -> Path:
     ("labels beyond the classes", "img02.png: label values [7] but the model has 2 classes"),
     ("photo without a mask", "1 photo(s) without a mask"),
     ("colour mask", "img01.png: a colour mask"),
+    ("mask saved as JPEG", "img04.jpg): masks must be PNG"),
 ])
 def test_data_set_problems_are_named_by_file_before_training(damage, message, tmp_path):
     from deeplab.data.checks import DataSetError

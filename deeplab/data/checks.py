@@ -116,6 +116,12 @@ def _layout_problems(root: Path) -> list[str]:
             images.setdefault(path.stem, []).append(path)
     masks = {p.stem: p for p in (root / "masks").iterdir()
              if p.is_file() and p.suffix.lower() == ".png"}
+    lossy = sorted(str(p) for p in (root / "masks").iterdir()
+                   if p.is_file() and p.suffix.lower() in (".jpg", ".jpeg", ".webp"))
+    if lossy:
+        shown = ", ".join(lossy[:3]) + (", ..." if len(lossy) > 3 else "")
+        problems.append(f"{len(lossy)} mask(s) saved lossily ({shown}): masks must be PNG "
+                        f"(JPEG compression changes the class ids at every edge)")
     for stem, paths in images.items():
         if len(paths) > 1:
             problems.append(f"{', '.join(map(str, paths))}: two photos for one mask name")
