@@ -448,6 +448,8 @@ def broken_data_set(root: Path, damage: str) -> Path:
         mask = cv2.imread(str(root / "masks" / "img04.png"))
         (root / "masks" / "img04.png").unlink()
         cv2.imwrite(str(root / "masks" / "img04.jpg"), mask)
+    elif damage == "16-bit mask":
+        cv2.imwrite(str(root / "masks" / "img03.png"), np.ones((40, 56), np.uint16))
     elif damage == "colour mask":
         cv2.imwrite(str(root / "masks" / "img01.png"), np.zeros((40, 56, 3), np.uint8) + 9)
     return root
@@ -460,6 +462,7 @@ def broken_data_set(root: Path, damage: str) -> Path:
     ("photo without a mask", "1 photo(s) without a mask"),
     ("colour mask", "img01.png: a colour mask"),
     ("mask saved as JPEG", "img04.jpg): masks must be PNG"),
+    ("16-bit mask", "img03.png: a 16-bit PNG mask"),
 ])
 def test_data_set_problems_are_named_by_file_before_training(damage, message, tmp_path):
     from deeplab.data.checks import DataSetError

@@ -158,7 +158,12 @@ def _inspect(example: FolderExample) -> ExampleFacts:
         facts.problem = f"{example.image_path}: cannot decode the photo ({_first_line(error)})"
         return facts
     try:
-        mask = tf.io.decode_png(tf.io.read_file(example.mask_path), channels=0)
+        encoded = tf.io.read_file(example.mask_path)
+        if encoded.numpy()[24:25] == b"\x10":  # IHDR bit depth: decode_png would scale it
+            facts.problem = (f"{example.mask_path}: a 16-bit PNG mask (its ids would be divided "
+                             f"by 257); save it as an 8-bit single-channel PNG")
+            return facts
+        mask = tf.io.decode_png(encoded, channels=0)
     except Exception as error:
         facts.problem = f"{example.mask_path}: cannot decode the mask ({_first_line(error)})"
         return facts
