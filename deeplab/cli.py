@@ -46,6 +46,14 @@ def _prepare_tensorflow(verbose: bool, real_command_line: bool) -> None:
         quiet_python_loggers()
 
 
+def unexpected(program: str, error: BaseException) -> str:
+    """The one line shown for an error no check anticipated (``--verbose`` shows its traceback)."""
+    text = str(error).strip().splitlines()
+    detail = f": {text[0]}" if text else ""
+    return (f"{program}: unexpected error {type(error).__name__}{detail} (nothing was replaced; "
+            f"run with --verbose for the traceback and please report it)")
+
+
 def train_parser() -> argparse.ArgumentParser:
     """The ``train.py`` / ``deeplab-train`` arguments."""
     parser = argparse.ArgumentParser(description=TRAIN_DESCRIPTION,
@@ -85,10 +93,16 @@ def train_main(argv: list[str] | None = None) -> int:
             _prepare_tensorflow(args.verbose, argv is None)
             from deeplab.training.cli import run_from_args
 
-            return run_from_args(config=args.config, model_dir=args.model_dir,
-                                 overrides=args.overrides, weights=args.weights, data=args.data,
-                                 steps=args.steps, eval_only=args.eval_only,
-                                 restart=args.restart, program=parser.prog)
+            try:
+                return run_from_args(config=args.config, model_dir=args.model_dir,
+                                     overrides=args.overrides, weights=args.weights,
+                                     data=args.data, steps=args.steps, eval_only=args.eval_only,
+                                     restart=args.restart, program=parser.prog)
+            except Exception as error:  # a bug, not a user mistake: still one line
+                if args.verbose:
+                    raise
+                print(unexpected(parser.prog, error), file=sys.stderr)
+                return 1
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted before training started", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -166,6 +180,11 @@ def export_main(argv: list[str] | None = None) -> int:
                        jit_compile=args.jit_compile, **options)
             except (ExportError, WeightsError, ValueError, OSError) as error:
                 print(f"{parser.prog}: error: {error}", file=sys.stderr)
+                return 1
+            except Exception as error:  # a bug, not a user mistake: still one line
+                if args.verbose:
+                    raise
+                print(unexpected(parser.prog, error), file=sys.stderr)
                 return 1
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted; {args.output} was not written or changed",

@@ -409,6 +409,21 @@ def test_only_known_tensorflow_noise_is_hidden_errors_pass():
     assert not any(NOISE.match(line) for line in shown)
 
 
+def test_an_unexpected_failure_is_one_line_and_verbose_shows_the_traceback(tmp_path, monkeypatch,
+                                                                          capsys):
+    import deeplab.export
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(deeplab.export, "export", broken, raising=False)
+    arguments = ["--weights", "x.keras", "--output", str(tmp_path / "out")]
+    assert export_main(arguments) == 1
+    assert "unexpected error KeyError" in one_line_error(capsys.readouterr().err)
+    with pytest.raises(KeyError):
+        export_main(arguments + ["--verbose"])
+
+
 def test_learning_rate_written_as_1e_minus_3_is_a_number():
     assert load_experiment(None, ["schedule.learning_rate=1e-3"]).schedule.learning_rate == 0.001
 
