@@ -424,6 +424,16 @@ def test_an_unexpected_failure_is_one_line_and_verbose_shows_the_traceback(tmp_p
         export_main(arguments + ["--verbose"])
 
 
+def test_a_fatal_native_error_before_an_abort_still_reaches_the_terminal():
+    code = ("import os; from deeplab.tf_noise import quiet_tensorflow; quiet_tensorflow(); "
+            "os.write(2, b'I0000 00:00:17.1 1 port.cc:1] noise\\n'); "
+            "os.write(2, b'F0000 00:00:17.2 1 x.cc:1] Check failed: fatal\\n'); os.abort()")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=PROJECT_ROOT, timeout=60)
+    assert result.returncode == -signal.SIGABRT
+    assert result.stderr == "F0000 00:00:17.2 1 x.cc:1] Check failed: fatal\n"
+
+
 def test_learning_rate_written_as_1e_minus_3_is_a_number():
     assert load_experiment(None, ["schedule.learning_rate=1e-3"]).schedule.learning_rate == 0.001
 
