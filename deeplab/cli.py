@@ -86,7 +86,8 @@ def train_main(argv: list[str] | None = None) -> int:
 
     experiment = check_config(args.config, args.overrides, weights=args.weights, data=args.data,
                               steps=args.steps, program=parser.prog)
-    if experiment is None or not check_model_dir(args.model_dir, parser.prog):
+    if experiment is None or not check_model_dir(args.model_dir, parser.prog,
+                                                 writes=not args.eval_only):
         return 2
     try:
         with sigterm_raises():  # training itself turns the signals into a graceful stop

@@ -379,6 +379,16 @@ def test_model_dir_that_is_a_file_is_refused(tmp_path, capsys):
     assert notes.read_text() == "mine"
 
 
+def test_model_dir_holding_other_files_is_refused(tmp_path, capsys):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "model.keras").write_bytes(b"my own model")
+    assert train_main(["--model-dir", str(folder)]) == 2
+    assert "not a training run folder and holds other files (model.keras)" in one_line_error(
+        capsys.readouterr().err)
+    assert sorted(p.name for p in folder.iterdir()) == ["model.keras"]
+
+
 def test_tensorflow_noise_is_hidden_unless_verbose(tmp_path):
     command = [sys.executable, str(PROJECT_ROOT / "export.py"), "--weights",
                str(tmp_path / "missing.keras"), "--output", str(tmp_path / "out")]

@@ -18,11 +18,29 @@ from deeplab.training.config import ExperimentConfig, load_experiment
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 1, 2, 3
 
 
-def check_model_dir(model_dir: str, program: str = "train") -> bool:
-    """False (after printing why) when ``--model-dir`` cannot be a run folder."""
+#: A run folder has one of these from its first moment (train.py writes them at set-up)...
+RUN_FOLDER_MARKERS = ("experiment.yaml", "model_config.json", "checkpoints")
+#: ... and may briefly hold only these (TensorBoard logs, other workers' checkpoints).
+RUN_FOLDER_EARLY = ("train", "eval", "workers")
+
+
+def check_model_dir(model_dir: str, program: str = "train", writes: bool = True) -> bool:
+    """False (after printing why) when ``--model-dir`` cannot be a run folder: a file, or a
+    folder of other things (training would write experiment.yaml, model.keras, ... into it)."""
     path = Path(model_dir).expanduser()
     if path.exists() and not path.is_dir():
         print(f"{program}: --model-dir {model_dir} is a file, not a folder", file=sys.stderr)
+        return False
+    if not path.is_dir() or not writes:
+        return True
+    if any((path / name).exists() for name in RUN_FOLDER_MARKERS):
+        return True
+    others = sorted(p.name for p in path.iterdir()
+                    if p.name not in RUN_FOLDER_EARLY and ".before-restart-" not in p.name)
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        print(f"{program}: --model-dir {model_dir} is not a training run folder and holds other "
+              f"files ({shown}); give a new or empty folder", file=sys.stderr)
         return False
     return True
 
