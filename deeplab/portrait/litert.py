@@ -240,9 +240,15 @@ def _sidecar_class_names(path: Path | None) -> tuple[str, ...] | None:
 
 # -- converting and caching -------------------------------------------------------------------
 def litert_cache_dir() -> Path:
-    from deeplab.weights.download import cache_dir
+    """``$DEEPLAB_CACHE_DIR/litert`` (default ``~/.cache/deeplab/litert``).
 
-    return cache_dir() / "litert"
+    The same rule as ``deeplab.weights.download.cache_dir``, applied here because importing
+    anything from ``deeplab.weights`` runs that package's ``__init__``, which loads every weights
+    reader and with them TensorFlow: a cache hit must not pay for that.
+    """
+    configured = os.environ.get("DEEPLAB_CACHE_DIR")
+    root = Path(configured).expanduser() if configured else Path.home() / ".cache" / "deeplab"
+    return root / "litert"
 
 
 def _file_digest(path: Path, memo: dict) -> str:
