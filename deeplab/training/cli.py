@@ -154,7 +154,8 @@ def run_from_args(*, config: str | None, model_dir: str, overrides: list[str],
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         if trainer is None:
-            print(f"{program}: interrupted before training started", file=sys.stderr)
+            print(f"{program}: interrupted before training started; nothing was changed",
+                  file=sys.stderr)
         else:
             kept = trainer.manager.latest_checkpoint
             print(f"{program}: interrupted at once; " + (
