@@ -253,7 +253,7 @@ class VideoWriter:
         stream.codec_context.time_base = source.time_base
         options = {"crf": str(self.crf)}
         if self.codec == "h264":
-            options["preset"] = "fast"
+            options["preset"] = "veryfast"
         elif self.codec == "vp9":
             options.update({"b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"})
         stream.options = options
