@@ -24,7 +24,11 @@ Fine-tune DeepLab: deeplab-train --config configs/NAME.yaml --model-dir DIR
 Quick-start flags override the config: --weights SOURCE (anything deeplab-export accepts),
 --data DIR (a folder data set: images/ + masks/), --steps N; --set key.path=value overrides any
 config field. Running again with the same --model-dir resumes. --eval-only scores the run's
-latest weights (or --weights when the folder has none) on the eval split."""
+latest weights (or --weights when the folder has none) on the eval split.
+
+Exit status: 0 done, 1 failed (e.g. disk full), 2 bad option, config or data set (checked
+before any work), 3 the loss diverged, 130 Ctrl-C, 143 SIGTERM (a checkpoint is saved first:
+run the same command to resume)."""
 
 EXPORT_DESCRIPTION = """\
 Export a DeepLab model: SavedModel (default), TFLite, a release-style frozen graph, .keras, ONNX.
@@ -35,7 +39,11 @@ Export a DeepLab model: SavedModel (default), TFLite, a release-style frozen gra
     deeplab-export --weights SOURCE --output model.tar.gz --format compat
 
 SOURCE is anything deeplab loads: a registry name, release archive or folder, checkpoint prefix,
-frozen graph, .keras file or training run folder. Every export checks itself after writing."""
+frozen graph, .keras file or training run folder. Every export checks itself after writing.
+--overwrite replaces only an earlier export of the same format.
+
+Exit status: 0 written, 1 the export failed its check or could not be made, 2 a refused option
+(checked before any work), 130 Ctrl-C, 143 SIGTERM (no temporary files are left)."""
 
 
 def _prepare_tensorflow(verbose: bool, real_command_line: bool) -> None:
