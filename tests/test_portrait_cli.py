@@ -111,3 +111,26 @@ def test_second_ctrl_c_interrupts_at_once():
     assert stop.requested
     with pytest.raises(KeyboardInterrupt):
         stop()
+
+
+def test_ctrl_c_in_a_real_run_finishes_the_file_prints_the_summary_and_exits_130(tmp_path):
+    import signal
+    import time
+
+    photos, mattes, out = tmp_path / "in", tmp_path / "mattes", tmp_path / "out"
+    for i in range(40):
+        save(photos / f"{i:02d}.png", photo(300, 400))
+        save(mattes / f"{i:02d}.png", (photo(300, 400)[..., 0] > 100).astype("uint8") * 255)
+    process = subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "infer.py"), str(photos), "--matte", str(mattes),
+         "--output", str(out), "--quiet", "--batch-size", "1"],
+        stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and any(out.glob("*.png"))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "not started" in err and "Traceback" not in err
+    written = sorted(p.name for p in out.iterdir())
+    assert 1 <= len(written) < 40 and not [n for n in written if n.startswith(".")]
