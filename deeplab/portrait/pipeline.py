@@ -14,7 +14,6 @@ other. A photo or video without a subject is handled as ``if_empty`` says (see
 from __future__ import annotations
 
 import glob
-import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -449,9 +448,10 @@ class PortraitRunner:
                 image = photo.rgb if photo.alpha is None else np.dstack([photo.rgb, photo.alpha])
                 what = ("written unblurred" if self.options.mode == "blur"
                         else "written unchanged")
+            elif choice == "blur":
+                what = "written as rendered (--if-empty blur)"
             else:
-                what = f"written as rendered (--if-empty {choice})" if choice == "blur" \
-                    else f"written with an empty matte ({self.options.mode} mode)"
+                what = f"written with an empty matte ({self.options.mode} mode)"
             summary.empty.append((item.path, no_subject_note(item.path, self.options.classes,
                                                              what)))
             if image.ndim == 3 and image.shape[2] == 4 and target.suffix.lower() != ".png":
