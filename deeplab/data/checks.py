@@ -27,6 +27,8 @@ from deeplab.data.folder import (IMAGE_SUFFIXES, FolderExample, find_list_file, 
 
 #: Photo formats people put in images/ that the tf.data decoders cannot read.
 UNSUPPORTED_SUFFIXES = (".webp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif")
+#: Class names that 0/255 person masks (foreground = class 1) may train as class 1.
+PERSON_NAMES = ("person", "people", "human", "foreground")
 #: At most this many problems are listed (the count says how many there were).
 MAX_LISTED = 10
 
@@ -71,7 +73,8 @@ class DatasetReport:
                        ignore_label: int = IGNORE_LABEL) -> list[str]:
         """Masks whose values the model cannot learn, as messages naming the files."""
         if self.encoding == "binary":
-            if num_classes != 2:
+            second = class_names[1].lower() if len(class_names) > 1 else ""
+            if num_classes != 2 and second not in PERSON_NAMES:
                 second = f"'{class_names[1]}'" if len(class_names) > 1 else "class 1"
                 return [f"the masks are 0/255 person masks (trained as class 1) but the model has "
                         f"{num_classes} classes and class 1 is {second}: set "

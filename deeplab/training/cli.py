@@ -82,7 +82,6 @@ def evaluate_only(experiment: ExperimentConfig, model_dir: Path) -> dict[str, fl
     report.raise_if_problems()
     if report.checked:
         experiment.data.mask_encoding = report.encoding
-        print(report.summary())
     stride = experiment.model.architecture.get("output_stride")
     if is_run_folder(model_dir):
         model, config = load_run_model(model_dir, output_stride=stride)
@@ -93,6 +92,8 @@ def evaluate_only(experiment: ExperimentConfig, model_dir: Path) -> dict[str, fl
     else:
         raise ValueError(f"--eval-only: {model_dir} is not a run folder and no --weights given")
     report.raise_if_problems(config.num_classes, config.class_names)
+    if report.checked:
+        print(report.summary())
     print(f"Evaluating {origin} (output stride {config.output_stride}) on "
           f"{experiment.data.eval_split}")
     return evaluate(model, eval_dataset(experiment.data).as_numpy_iterator(), config.num_classes,

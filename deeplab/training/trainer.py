@@ -158,7 +158,6 @@ class Trainer:
         report.raise_if_problems()
         if report.checked:
             self.experiment.data.mask_encoding = report.encoding  # as found in all masks
-            self.log(report.summary())
         return report
 
     def _set_aside_for_restart(self) -> None:
@@ -186,6 +185,8 @@ class Trainer:
             self.model_config = target_model_config(experiment, source_config)
         self.data_report.raise_if_problems(self.model_config.num_classes,
                                            self.model_config.class_names)
+        if self.data_report.checked:
+            self.log(self.data_report.summary())
         weights = experiment.schedule.class_weights
         if weights is not None and len(weights) != self.model_config.num_classes:
             raise ValueError(f"schedule.class_weights has {len(weights)} weights for "
