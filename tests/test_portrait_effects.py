@@ -215,3 +215,12 @@ def test_light_wrap_tints_only_the_subjects_edge():
     assert wrapped[40, 40, 2] > plain[40, 40, 2] + 15  # the edge picks up the blue light
     assert tuple(wrapped[40, 70]) == tuple(plain[40, 70]) == (200, 60, 60)  # inside: untouched
     assert tuple(wrapped[40, 10]) == tuple(plain[40, 10])  # outside: the new background
+
+
+def test_huge_or_invalid_blur_radius_from_the_api_is_bounded_or_refused():
+    image = np.random.default_rng(0).integers(0, 255, (50, 60, 3), dtype=np.uint8)
+    assert bokeh.BokehConfig(radius=1e9).radius_for(50, 60) == pytest.approx(np.hypot(50, 60))
+    assert bokeh.blur_background(image, None, bokeh.BokehConfig(radius=1e9)).shape == image.shape
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match="finite"):
+            bokeh.BokehConfig(radius=bad).radius_for(50, 60)

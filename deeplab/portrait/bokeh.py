@@ -54,9 +54,11 @@ class BokehConfig:
     def radius_for(self, height: int, width: int) -> float:
         """The disc radius in full-resolution pixels for an image of this size."""
         if self.radius is not None:
-            if self.radius < 0:
-                raise ValueError(f"blur radius must be >= 0, got {self.radius}")
-            return float(self.radius)
+            if not np.isfinite(self.radius) or self.radius < 0:
+                raise ValueError(f"blur radius must be finite and >= 0, got {self.radius}")
+            # beyond the diagonal every disc covers the whole photo: nothing changes, and the
+            # kernel would only cost memory
+            return float(min(self.radius, np.hypot(height, width)))
         return float(self.relative_radius * np.hypot(height, width))
 
 
