@@ -5,6 +5,13 @@ shape is copied. The classifier ``logits.semantic`` is copied column by column: 
 the kernel column and bias of the source class with the same name (or the name given in
 ``class_mapping``), so fine-tuning PASCAL to background/person starts from PASCAL's rows 0 and 15
 instead of random. A report says what was restored and what was not.
+
+A v3+ decoder that the source lacks (a MobileNetV2 release fine-tuned with
+``decoder_output_stride: 4``) starts as a pass-through: identity depthwise and pointwise kernels
+carry the upsampled ASPP features straight to the class head, batch norm at identity, and the
+stride-4 features enter through small random weights. Step 0 then predicts what the source
+predicts (upsampled), and training only has to learn what the fine features add; a randomly
+initialised decoder instead hides the source's head behind noise.
 """
 
 from __future__ import annotations
@@ -16,6 +23,10 @@ import keras
 import numpy as np
 
 LOGITS_LAYER = "logits.semantic"
+DECODER_PREFIX = "decoder."
+#: Standard deviation of the weights through which the stride-4 features enter a pass-through
+#: decoder: small enough to keep step 0's predictions, non-zero so gradients reach them.
+LOW_LEVEL_WEIGHT_STD = 0.01
 
 
 @dataclass
@@ -26,6 +37,7 @@ class InitReport:
     source: str
     restored: list[str] = field(default_factory=list)
     not_restored: list[str] = field(default_factory=list)
+    pass_through_decoder: bool = False
     unused_source: list[str] = field(default_factory=list)
     head_rows: dict[str, tuple[str, int]] = field(default_factory=dict)
     head_new: list[str] = field(default_factory=list)
@@ -40,6 +52,9 @@ class InitReport:
             if self.head_new:
                 lines.append("  new classes left at their random start: "
                              + ", ".join(self.head_new))
+        if self.pass_through_decoder:
+            lines.append("  decoder (not in the source) starts as a pass-through of the "
+                         "upsampled ASPP features")
         for title, names in (("not restored (new or other shape)", self.not_restored),
                              ("source weights not used", self.unused_source)):
             if names:
@@ -115,4 +130,37 @@ def initialize_from(target: keras.Model, source: keras.Model, target_classes: Se
         if layer.name in values and values[layer.name]:
             layer.set_weights(values[layer.name])
     report.unused_source = sorted(set(sources) - used)
+    has_decoder = any(path.startswith(DECODER_PREFIX) for path in sources)
+    if not has_decoder and any(path.startswith(DECODER_PREFIX) for path in report.not_restored):
+        report.pass_through_decoder = pass_through_decoder(target)
     return report
+
+
+def pass_through_decoder(model: keras.Model, low_level_std: float = LOW_LEVEL_WEIGHT_STD,
+                         seed: int = 0) -> bool:
+    """Set the v3+ decoder of ``model`` to pass the upsampled ASPP features through unchanged
+    (see the module doc); False when the model has no decoder."""
+    layers = [layer for layer in model.layers if layer.name.startswith(DECODER_PREFIX)
+              and layer.weights and "feature_projection" not in layer.name]
+    if not layers:
+        return False
+    rng = np.random.default_rng(seed)
+    for layer in layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            channels = int(layer.gamma.shape[0])
+            layer.set_weights([np.ones(channels), np.zeros(channels), np.zeros(channels),
+                               np.full(channels, 1.0 - layer.epsilon)])
+            continue
+        kernel = np.zeros(tuple(layer.kernel.shape), np.float32)
+        height, width = kernel.shape[:2]
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            kernel[height // 2, width // 2] = 1.0
+        else:
+            inputs, outputs = kernel.shape[2:]
+            shared = min(inputs, outputs)
+            kernel[height // 2, width // 2, np.arange(shared), np.arange(shared)] = 1.0
+            if inputs > outputs:  # the stride-4 features, concatenated after the ASPP output
+                kernel[height // 2, width // 2, outputs:] = rng.normal(
+                    0.0, low_level_std, (inputs - outputs, outputs))
+        layer.set_weights([kernel] + [np.zeros(tuple(w.shape)) for w in layer.weights[1:]])
+    return True
