@@ -1,0 +1,58 @@
+"""WiSE-FT: a run's weights averaged with its starting point, rebuilt from the run folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deeplab.training.wise_ft import interpolate_weights
+
+
+def test_interpolation_is_linear_per_weight():
+    start = [np.zeros((2, 2), np.float32), np.ones(3, np.float32)]
+    trained = [np.full((2, 2), 4.0, np.float32), np.full(3, 3.0, np.float32)]
+    mixed = interpolate_weights(start, trained, 0.25)
+    np.testing.assert_allclose(mixed[0], 1.0)
+    np.testing.assert_allclose(mixed[1], 1.5)
+    assert mixed[0].dtype == np.float32
+    np.testing.assert_array_equal(interpolate_weights(start, trained, 1.0)[0], trained[0])
+
+
+def test_mismatched_architectures_and_bad_alpha_are_refused():
+    with pytest.raises(ValueError, match="architectures"):
+        interpolate_weights([np.zeros(2)], [np.zeros(3)], 0.5)
+    with pytest.raises(ValueError, match="alpha"):
+        interpolate_weights([np.zeros(2)], [np.zeros(2)], 1.5)
+
+
+def test_a_run_is_averaged_with_the_start_rebuilt_from_its_folder(tmp_path):
+    from test_data_folder import write_folder_dataset
+    from test_training_loop import tiny_overrides
+
+    from deeplab.config import ModelConfig
+    from deeplab.model import build_deeplab, save_model
+    from deeplab.training.config import load_experiment
+    from deeplab.training.run_folder import load_run_model
+    from deeplab.training.trainer import Trainer
+    from deeplab.training.wise_ft import wise_ft_model
+
+    data_root = write_folder_dataset(tmp_path / "data", count=8)
+    source_config = ModelConfig("mobilenet_v2", 0.5, 21, 16)
+    source = save_model(build_deeplab(source_config), source_config, tmp_path / "pascal.keras")
+    experiment = load_experiment(None, tiny_overrides(data_root, **{"schedule.steps": 2}) + [
+        f"model.weights={source}", "model.architecture={}",
+        "model.class_names=[background, person]"])
+    Trainer(experiment, tmp_path / "run", log=lambda m: None).train()
+
+    trained, _ = load_run_model(tmp_path / "run")
+    start, _ = wise_ft_model(tmp_path / "run", 0.0)
+    half, config = wise_ft_model(tmp_path / "run", 0.5)
+    end, _ = wise_ft_model(tmp_path / "run", 1.0)
+
+    assert config.class_names == ("background", "person")
+    for a, b in zip(end.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    changed = [not np.array_equal(a, b) for a, b in zip(start.get_weights(), end.get_weights())]
+    assert any(changed)
+    for s, h, e in zip(start.get_weights(), half.get_weights(), end.get_weights()):
+        np.testing.assert_allclose(h, (s + e) / 2, atol=1e-6)
