@@ -319,20 +319,21 @@ def edge_crop_box(matte: np.ndarray, fraction: float = 0.22) -> tuple[slice, sli
 
 
 def comparison_picture(photo: np.ndarray, baseline: np.ndarray, ours: np.ndarray,
-                       matte: np.ndarray, width: int = 1200) -> np.ndarray:
-    """Tutorial | ours on top, the same zoomed edge crop of each below."""
+                       matte: np.ndarray, width: int = 1200, baseline_label: str = "tutorial"
+                       ) -> np.ndarray:
+    """Baseline | ours on top, the same zoomed edge crop of each below."""
     from deeplab.portrait.composite import side_by_side
 
     half = (width - 8) // 2
     scale = half / photo.shape[1]
     size = (half, max(1, round(photo.shape[0] * scale)))
     top = side_by_side(cv2.resize(baseline, size, interpolation=cv2.INTER_AREA),
-                       cv2.resize(ours, size, interpolation=cv2.INTER_AREA))
+                       cv2.resize(ours, size, interpolation=cv2.INTER_AREA), baseline_label)
     ys, xs = edge_crop_box(matte)
     zoom = (half, half)
     crops = side_by_side(cv2.resize(baseline[ys, xs], zoom, interpolation=cv2.INTER_NEAREST),
                          cv2.resize(ours[ys, xs], zoom, interpolation=cv2.INTER_NEAREST),
-                         "tutorial (zoom)", "ours (zoom)")
+                         f"{baseline_label} (zoom)", "ours (zoom)")
     gap = np.full((8, top.shape[1], 3), 255, np.uint8)
     return np.concatenate([top, gap, crops], axis=0)
 
@@ -355,6 +356,24 @@ def make_pictures(model, classes, out_dir: Path, radius_fraction: float = 0.012)
         baseline = tutorial.tutorial_blur(photo, mask, tutorial.tutorial_kernel_size(radius))
         picture = comparison_picture(photo, baseline, rendered.image, rendered.matte)
         written.append(portrait_io.write_image(out_dir / f"portrait_{path.stem}.jpg", picture, 85))
+    # Replace mode on messi5: a plain alpha blend vs ours (fringe removed, light wrap).
+    from deeplab.portrait.composite import blend, fit_background, replace_composite
+
+    path = SHARED / "data" / "photos" / "messi5.jpg"
+    photo = portrait_io.read_image(path).rgb
+    height, width = photo.shape[:2]
+    sky = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
+    new_background = np.broadcast_to((np.array([40, 90, 200]) * (1 - sky)
+                                      + np.array([200, 220, 255]) * sky).astype(np.uint8),
+                                     (height, width, 3)).copy()
+    config = RenderConfig(mode="replace", subject_classes=classes, background=new_background)
+    working, probabilities = predict(model, photo)
+    rendered = render(photo, config, probabilities=probabilities, working=working)
+    naive = blend(photo, fit_background(new_background, height, width), rendered.refined)
+    ours = replace_composite(photo, rendered.refined, new_background, working)
+    picture = comparison_picture(photo, naive, ours, rendered.matte,
+                                 baseline_label="plain blend")
+    written.append(portrait_io.write_image(out_dir / "portrait_replace_messi5.jpg", picture, 85))
     # Halo with the reference matte given to both, as in the benchmark: 20 px.
     path = SHARED / "data" / "portraits_hd" / "images" / "p_22fc0130.jpg"
     photo = portrait_io.read_image(path).rgb
