@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 
-from deeplab.layers import BACKBONE_BN_EPSILON, HEAD_BN_EPSILON
 from deeplab.weights.errors import WeightsError
 from deeplab.weights.frozen_graph import GraphFacts
 
@@ -280,9 +279,13 @@ class _Mapper:
     """Walks the ops once, naming each convolution by where it sits in the graph."""
 
     def __init__(self, graph: _Graph):
+        from deeplab import layers  # the epsilons of the layers that will hold the biases
+
         self.g = graph
         self.weights: dict[str, np.ndarray] = {}
         self.mapped: set[int] = set()
+        self.backbone_epsilon = layers.BACKBONE_BN_EPSILON
+        self.head_epsilon = layers.HEAD_BN_EPSILON
 
     def take(self, index: int, scope: str, *, epsilon: float | None, expect: str) -> int:
         """Store op ``index`` under ``scope``; returns its output tensor."""
@@ -314,7 +317,7 @@ class _Mapper:
         """Map ``MobilenetV2/Conv`` and the 17 blocks; returns (features, depthwise dilations)."""
         from deeplab.weights.architecture import mobilenet_v2_scope
 
-        x = self.take(first_conv, mobilenet_v2_scope(0), epsilon=BACKBONE_BN_EPSILON,
+        x = self.take(first_conv, mobilenet_v2_scope(0), epsilon=self.backbone_epsilon,
                       expect="CONV_2D")
         rates = []
         for block in range(1, MOBILENET_V2_BLOCKS + 1):
@@ -322,13 +325,13 @@ class _Mapper:
             block_input = x
             index = self.next_op(x)
             if self.g.ops[index][0] == "CONV_2D":
-                x = self.take(index, f"{scope}/expand", epsilon=BACKBONE_BN_EPSILON,
+                x = self.take(index, f"{scope}/expand", epsilon=self.backbone_epsilon,
                               expect="CONV_2D")
                 index = self.next_op(x)
             rates.append(self.g.dilation(index))
-            x = self.take(index, f"{scope}/depthwise", epsilon=BACKBONE_BN_EPSILON,
+            x = self.take(index, f"{scope}/depthwise", epsilon=self.backbone_epsilon,
                           expect="DEPTHWISE_CONV_2D")
-            x = self.take(self.next_op(x), f"{scope}/project", epsilon=BACKBONE_BN_EPSILON,
+            x = self.take(self.next_op(x), f"{scope}/project", epsilon=self.backbone_epsilon,
                           expect="CONV_2D")
             for reader in self.g.downstream(x):
                 if self.g.ops[reader][0] == "ADD":
@@ -356,25 +359,25 @@ class _Mapper:
             pooled = int(self.g.ops[pooling[0]][1].outputs[0])
             self.mapped.add(pooling[0])
             outputs.append(self.take(self.next_op(pooled, allowed=("CONV_2D",)), "image_pooling",
-                                     epsilon=HEAD_BN_EPSILON, expect="CONV_2D"))
+                                     epsilon=self.head_epsilon, expect="CONV_2D"))
         plain = [i for i in branches if self.g.ops[i][0] == "CONV_2D"
                  and self.g.shape(int(self.g.ops[i][1].inputs[1]))[1] == 1]
         atrous = sorted((i for i in branches if i not in plain), key=self.g.dilation)
         if len(plain) != 1:
             raise TFLiteError(f"{self.g.path}: {len(plain)} 1x1 convolutions read the backbone "
                               "output; DeepLab's ASPP has exactly one (aspp0)")
-        outputs.append(self.take(plain[0], "aspp0", epsilon=HEAD_BN_EPSILON, expect="CONV_2D"))
+        outputs.append(self.take(plain[0], "aspp0", epsilon=self.head_epsilon, expect="CONV_2D"))
         rates = []
         for number, index in enumerate(atrous, start=1):
             rates.append(self.g.dilation(index))
             if self.g.ops[index][0] == "DEPTHWISE_CONV_2D":
-                x = self.take(index, f"aspp{number}_depthwise", epsilon=HEAD_BN_EPSILON,
+                x = self.take(index, f"aspp{number}_depthwise", epsilon=self.head_epsilon,
                               expect="DEPTHWISE_CONV_2D")
                 outputs.append(self.take(self.next_op(x, allowed=("CONV_2D",)),
-                                         f"aspp{number}_pointwise", epsilon=HEAD_BN_EPSILON,
+                                         f"aspp{number}_pointwise", epsilon=self.head_epsilon,
                                          expect="CONV_2D"))
             else:
-                outputs.append(self.take(index, f"aspp{number}", epsilon=HEAD_BN_EPSILON,
+                outputs.append(self.take(index, f"aspp{number}", epsilon=self.head_epsilon,
                                          expect="CONV_2D"))
         if len(outputs) > 1:
             concat = {i for out in outputs for i in self.g.downstream(out)
@@ -388,7 +391,7 @@ class _Mapper:
             self.mapped.add(concat_index)
             merged = int(self.g.ops[concat_index][1].outputs[0])
             x = self.take(self.next_op(merged, allowed=("CONV_2D",)), "concat_projection",
-                          epsilon=HEAD_BN_EPSILON, expect="CONV_2D")
+                          epsilon=self.head_epsilon, expect="CONV_2D")
         else:
             x = outputs[0]
         readers = [i for i in self.g.downstream(x) if self.g.ops[i][0] == "CONV_2D"]
