@@ -101,6 +101,24 @@ def test_parity_with_original_graph(loaded, name):
     assert np.abs(probabilities - expected).max() <= 1e-3
 
 
+def test_serving_bytes_gives_the_labels_of_the_pixels_opencv_decodes(loaded):
+    """A JPEG file (here stored sideways: EXIF orientation 6) sent as bytes is segmented as the
+    pixels cv2.imdecode shows, upright and decoded with the same IDCT."""
+    import cv2
+    from test_mistakes import jpeg_with_orientation
+
+    from deeplab.export.verify import generated_images
+
+    image = generated_images(1, seed=4)[0][1]
+    data = jpeg_with_orientation(image, 6, "II")
+    opencv = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+    by_bytes = loaded.signatures["serving_bytes"](image_bytes=tf.constant(data))["labels"]
+    direct = loaded.signatures["serving_default"](
+        images=tf.constant(np.ascontiguousarray(opencv)[np.newaxis]))["labels"]
+    assert by_bytes.shape == direct.shape == (1, image.shape[1], image.shape[0])
+    assert np.mean(by_bytes.numpy() == direct.numpy()) >= 0.9999
+
+
 def test_bad_bytes_give_a_clear_error(loaded):
     with pytest.raises(tf.errors.InvalidArgumentError):
         loaded.signatures["serving_bytes"](image_bytes=tf.constant(b"not an image"))

@@ -609,3 +609,39 @@ def test_serving_bytes_decodes_jpeg_as_opencv_and_agrees_with_serving_default(tm
         equal += int(np.count_nonzero(by_bytes == direct["labels"].numpy()[0]))
         total += by_bytes.size
     assert equal / total >= 0.9999
+
+
+def jpeg_with_orientation(image: np.ndarray, orientation: int, byte_order: str) -> bytes:
+    """A JPEG whose EXIF block (in ``II`` or ``MM`` byte order) says ``orientation``."""
+    import io
+    import struct
+
+    from PIL import Image
+
+    e = ">" if byte_order == "MM" else "<"
+    tiff = (byte_order.encode() + struct.pack(e + "HI", 42, 8) + struct.pack(e + "H", 2)
+            + struct.pack(e + "HHI", 0x010F, 2, 4) + b"cam\x00"
+            + struct.pack(e + "HHIH", 0x0112, 3, 1, orientation) + b"\x00\x00"
+            + struct.pack(e + "I", 0))
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "JPEG", quality=90, exif=b"Exif\x00\x00" + tiff)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("byte_order", ["II", "MM"])
+def test_serving_bytes_turns_sideways_phone_photos_upright_as_opencv(byte_order):
+    import tensorflow as tf
+
+    from deeplab.export.exif import decode_jpeg_like_opencv
+
+    image = np.random.default_rng(0).integers(0, 256, (30, 50, 3)).astype(np.uint8)
+    image[:10, :20] = 255
+    decode = tf.function(decode_jpeg_like_opencv, input_signature=[tf.TensorSpec([], tf.string)])
+    for orientation in range(1, 9):
+        data = jpeg_with_orientation(image, orientation, byte_order)
+        opencv = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+        np.testing.assert_array_equal(decode(tf.constant(data)).numpy(), opencv)
+    for broken in (b"\xff\xd8Exif\x00\x00MM\x00*\xff\xff\xff\xff", b"Exif\x00\x00II*\x00"):
+        from deeplab.export.exif import exif_orientation
+
+        assert int(exif_orientation(tf.constant(broken))) == 1

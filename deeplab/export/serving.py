@@ -5,9 +5,9 @@ Everything a server needs travels inside the SavedModel, so loading it needs Ten
 - ``serving_default``: ``images`` uint8 ``[batch, height, width, 3]`` RGB, any size ->
   ``labels`` int32 ``[batch, height, width]`` and ``probabilities`` float32 ``[..., classes]``;
 - ``serving_bytes``: ``image_bytes``, one encoded JPEG/PNG/BMP/GIF string or a batch of them
-  (all of one size) -> the same outputs; JPEGs are decoded as OpenCV (libjpeg's accurate integer
-  IDCT with fancy upsampling) does, so its labels match ``serving_default`` fed ``cv2.imread``
-  pixels (EXIF orientation is not applied);
+  (all of one size) -> the same outputs; JPEGs are decoded as OpenCV does (libjpeg's accurate
+  integer IDCT with fancy upsampling, EXIF orientation applied: :mod:`deeplab.export.exif`), so
+  its labels match ``serving_default`` fed ``cv2.imread`` pixels;
 - ``metadata``: no inputs -> ``class_names``, ``crop_size``, ``pad_value``, ``scale``, ``offset``,
   ``num_classes`` and the whole ``metadata_json``;
 - attributes on the loaded object: ``class_names``, ``crop_size``, ``pad_value``, ``scale``,
@@ -22,6 +22,7 @@ import keras
 import tensorflow as tf
 
 from deeplab.config import ModelConfig
+from deeplab.export.exif import decode_jpeg_like_opencv
 from deeplab.inference import segment
 from deeplab.preprocessing import PAD_VALUE, SCALE
 
@@ -126,8 +127,7 @@ class DeepLabServing(tf.Module):
 
         def decode(data):
             image = tf.cond(
-                tf.io.is_jpeg(data),
-                lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
+                tf.io.is_jpeg(data), lambda: decode_jpeg_like_opencv(data),
                 lambda: tf.io.decode_image(data, channels=3, dtype=tf.uint8,
                                            expand_animations=False))
             image.set_shape([None, None, 3])
