@@ -173,8 +173,9 @@ def test_not_a_tflite_file_is_a_clear_error(tmp_path):
 
 
 # -- the CLI: TensorFlow-free start and the real model end to end -------------------------------
-def _run_cli(args: list[str], cache_dir: Path) -> dict:
-    """Run infer.py in a fresh interpreter; report exit code and whether TF was imported."""
+def _run_cli(args: list[str], cache_dir: Path) -> tuple[dict, list[str]]:
+    """Run infer.py in a fresh interpreter: (exit code and whether TF was imported, the lines
+    it wrote to stderr)."""
     script = textwrap.dedent(f"""
         import json, runpy, sys
         sys.argv = ["infer.py"] + {args!r}
@@ -190,7 +191,7 @@ def _run_cli(args: list[str], cache_dir: Path) -> dict:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           cwd=PROJECT_ROOT, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr.splitlines()
 
 
 def _person_dev_pair(tmp_path: Path, count: int = 2) -> tuple[list[Path], Path]:
@@ -208,10 +209,12 @@ def _mask_for(masks: Path, stem: str, shape) -> np.ndarray:
 def test_cli_with_tflite_weights_never_imports_tensorflow(real_litert, cache_dir, tmp_path):
     photo = (np.random.default_rng(0).integers(0, 256, (120, 160, 3))).astype(np.uint8)
     source = write_image(tmp_path / "photo.jpg", photo)
-    report = _run_cli([str(source), "--output", str(tmp_path / "out"), "--weights",
-                       str(real_litert.path), "--quiet"], cache_dir)
+    report, stderr = _run_cli([str(source), "--output", str(tmp_path / "out"), "--weights",
+                               str(real_litert.path), "--quiet"], cache_dir)
     assert report == {"code": 0, "tensorflow": False, "keras": False}
     assert read_image(tmp_path / "out" / "photo.jpg").rgb.shape == photo.shape
+    # only our own summary: no XNNPACK, absl, oneDNN or CUDA lines
+    assert stderr == ["portrait: 1 written, 0 skipped, 0 failed"], stderr
 
 
 def test_cli_real_model_on_person_dev_from_the_cache(real_litert, real_model, cache_dir,
@@ -220,9 +223,9 @@ def test_cli_real_model_on_person_dev_from_the_cache(real_litert, real_model, ca
     mattes it writes find the people of person_dev."""
     images, masks = _person_dev_pair(tmp_path)
     out = tmp_path / "out"
-    report = _run_cli([str(p) for p in images] + ["--output", str(out), "--weights",
-                                                  str(real_model), "--save-matte", "--quiet"],
-                      cache_dir)
+    report, _ = _run_cli([str(p) for p in images] + ["--output", str(out), "--weights",
+                                                     str(real_model), "--save-matte", "--quiet"],
+                         cache_dir)
     assert report == {"code": 0, "tensorflow": False, "keras": False}
     for path in images:
         photo = read_image(path).rgb
@@ -250,8 +253,8 @@ def test_cli_real_model_saved_model_weights(real_model, tmp_path, cache_dir):
         pytest.skip(f"deeplab.export cannot export the real model here: {error}")
     images, masks = _person_dev_pair(tmp_path, 1)
     out = tmp_path / "out"
-    report = _run_cli([str(images[0]), "--output", str(out), "--weights", str(saved),
-                       "--save-matte", "--quiet"], cache_dir)
+    report, _ = _run_cli([str(images[0]), "--output", str(out), "--weights", str(saved),
+                          "--save-matte", "--quiet"], cache_dir)
     assert report["code"] == 0
     photo = read_image(images[0]).rgb
     matte = cv2.imread(str(out / f"{images[0].stem}_matte.png"), cv2.IMREAD_GRAYSCALE)
