@@ -234,6 +234,7 @@ class VideoWriter:
         self._copies: dict = {}
         self._video = None
         self._pending: list = []
+        self._last_pts: int | None = None
         self.frames_written = 0
 
     def _open_video(self, height: int, width: int) -> None:
@@ -297,6 +298,9 @@ class VideoWriter:
         if pts is None:
             rate = self.reader.info.fps or 25.0
             pts = int(round(index / rate / float(self._video.time_base)))
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1  # damaged files repeat timestamps; encoders refuse that
+        self._last_pts = pts
         frame.pts = pts
         frame.time_base = self._video.time_base
         try:
