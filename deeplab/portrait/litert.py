@@ -240,15 +240,9 @@ def _sidecar_class_names(path: Path | None) -> tuple[str, ...] | None:
 
 # -- converting and caching -------------------------------------------------------------------
 def litert_cache_dir() -> Path:
-    """``$DEEPLAB_CACHE_DIR/litert`` (default ``~/.cache/deeplab/litert``).
+    from deeplab.weights.download import cache_dir  # TensorFlow-free (tested by the CLI tests)
 
-    The same rule as ``deeplab.weights.download.cache_dir``, applied here because importing
-    anything from ``deeplab.weights`` runs that package's ``__init__``, which loads every weights
-    reader and with them TensorFlow: a cache hit must not pay for that.
-    """
-    configured = os.environ.get("DEEPLAB_CACHE_DIR")
-    root = Path(configured).expanduser() if configured else Path.home() / ".cache" / "deeplab"
-    return root / "litert"
+    return cache_dir() / "litert"
 
 
 def _file_digest(path: Path, memo: dict) -> str:
