@@ -162,6 +162,15 @@ def test_frames_without_subject_fade_in_instead_of_popping(tmp_path):
     assert change[8] - change[7] < 0.4 * (change[16] - change[7])  # not a step
 
 
+def test_side_by_side_video_with_empty_frames_keeps_its_size_and_frames(tmp_path):
+    source = make_video(tmp_path / "room.mp4", frames=8, audio=False, empty_frames=4)
+    summary, out = run(source, tmp_path / "out", mode="compare")
+    assert summary.exit_code == 0, summary.report()
+    after = streams(out)
+    assert after["frames"] == 8 and after["size"] == (2 * 96 + 8, 64)
+    assert "4 of 8 frames; rendered as usual (compare mode)" in summary.report()
+
+
 def test_presence_fader_ramps_over_half_a_second():
     fader = PresenceFader(fps=10)
     strengths = [fader(present) for present in [False] * 2 + [True] * 6 + [False] * 6]

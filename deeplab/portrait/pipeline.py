@@ -32,7 +32,8 @@ from deeplab.portrait.presence import check_if_empty, has_subject, keeps_photo
 from deeplab.portrait.quiet import Terminal, native_stderr_captured
 from deeplab.portrait.render import (PHOTO_INPUT_SIZE, VIDEO_INPUT_SIZE, RenderConfig, render,
                                      working_image)
-from deeplab.portrait.video import NoSubjectInVideo, output_video_extension, process_video
+from deeplab.portrait.video import (FADED_MODES, NoSubjectInVideo, output_video_extension,
+                                    process_video)
 
 #: Errors that concern one input: reported, skipped, and the run goes on.
 ITEM_ERRORS = (UnreadableImageError, ValueError, OSError, cv2.error)
@@ -486,8 +487,12 @@ class PortraitRunner:
                                        overwrite=self.options.overwrite, on_frames=bar.update)
             summary.written.append(target)
             if result.frames_without_subject:
-                what = ("the effect fades out there" if self.options.if_empty != "blur"
-                        else "rendered as usual (--if-empty blur)")
+                if self.options.mode not in FADED_MODES:
+                    what = f"rendered as usual ({self.options.mode} mode)"
+                elif self.options.if_empty == "blur":
+                    what = "rendered as usual (--if-empty blur)"
+                else:
+                    what = "the effect fades out there"
                 summary.empty.append((item.path, no_subject_note(
                     item.path, self.options.classes,
                     f"{result.frames_without_subject} of {result.frames} frames; {what}")))
