@@ -4,8 +4,8 @@ A matte "holds no subject" when less than ``MIN_SUBJECT_AREA`` (0.2%) of the fra
 half subject (matte >= 0.5). Blurring such a photo all over is rarely what anyone wants, so
 ``--if-empty`` chooses:
 
-- ``keep`` (default): the photo is written unchanged (blur, replace and compare modes; matte,
-  cutout and overlay write what the empty matte gives), and the summary names the file;
+- ``keep`` (default): the photo is written unchanged (blur and replace modes; matte, cutout,
+  overlay and compare show the empty matte as it is), and the summary names the file;
 - ``blur``: rendered as usual (everything is background);
 - ``skip``: nothing is written; the file is listed as skipped.
 
@@ -22,8 +22,8 @@ import numpy as np
 
 IF_EMPTY_CHOICES = ("keep", "blur", "skip")
 MIN_SUBJECT_AREA = 0.002
-#: Modes whose output shows the matte itself: an empty matte is a faithful answer there.
-MATTE_MODES = ("matte", "cutout", "overlay")
+#: Modes whose effect is left out for an empty matte (the others show the matte itself).
+KEPT_MODES = ("blur", "replace")
 FADE_SECONDS = 0.5
 
 
@@ -49,7 +49,7 @@ def check_if_empty(choice: str) -> str:
 
 def keeps_photo(mode: str, choice: str) -> bool:
     """Whether an empty matte means "write the photo as it is" for this mode and choice."""
-    return choice == "keep" and mode not in MATTE_MODES
+    return choice == "keep" and mode in KEPT_MODES
 
 
 class PresenceFader:

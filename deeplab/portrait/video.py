@@ -22,7 +22,8 @@ import cv2
 from deeplab.atomic import atomic_create, atomic_path
 from deeplab.portrait.matte import TemporalSmoother, refine, subject_probability
 from deeplab.portrait.models import ProbabilityModel
-from deeplab.portrait.presence import PresenceFader, check_if_empty, has_subject, mix
+from deeplab.portrait.presence import (KEPT_MODES, PresenceFader, check_if_empty, has_subject,
+                                       mix)
 from deeplab.portrait.render import VIDEO_INPUT_SIZE, RenderConfig, render, working_image
 from deeplab.portrait.video_io import (DecodedFrame, VideoInfo, VideoReader, VideoWriter,
                                        check_codec, default_codec, stored, video_info)
@@ -31,9 +32,8 @@ __all__ = ["NoSubjectInVideo", "VIDEO_MODES", "VideoInfo", "VideoResult",
            "output_video_extension", "process_video", "video_info", "video_render_config"]
 
 VIDEO_MODES = ("blur", "replace", "matte", "overlay", "compare")
-#: Modes whose effect fades out where no subject is seen (the others show the matte itself, or
-#: a side-by-side of another size).
-FADED_MODES = ("blur", "replace")
+#: Modes whose effect fades out where no subject is seen (as ``presence.KEPT_MODES``).
+FADED_MODES = KEPT_MODES
 
 
 class NoSubjectInVideo(Exception):
