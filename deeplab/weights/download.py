@@ -191,8 +191,10 @@ def _download_locked(url: str, destination: Path, *, sha256: str | None, attempt
 
 
 def _raise_download_error(url: str, destination: Path, error: BaseException, attempts: int):
-    hint = (f"to use a local copy instead, download {destination.name} elsewhere and pass "
-            f"--weights /path/to/{destination.name}")
+    hint = (f"to use a local copy instead, download {destination.name} elsewhere and give its "
+            f"path as the weights source (--weights /path/to/{destination.name} on the command "
+            f"line, Segmenter.from_source('/path/to/{destination.name}') in Python); the "
+            f"bundled 'person' model needs no download")
     if isinstance(error, urllib.error.HTTPError):
         raise DownloadError(f"cannot download {url}: HTTP {error.code} {error.reason}; {hint}")
     reason = getattr(error, "reason", error)
