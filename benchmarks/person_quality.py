@@ -12,7 +12,8 @@ IoU beside it. Models, all measured in this one run:
 
 - ours, float (the Keras model through TensorFlow) and the fast path ``infer.py`` runs (LiteRT,
   ``--fast-precision``, default float32), plus the agreement of the fast path's labels with the
-  float model's;
+  float model's; the fast path with test-time flip (``infer.py --flip``) and at the video
+  working size (``--video-input-size``, the network fed 257 px as ``infer.py`` does for video);
 - the old default (portrait_mnv2_dm05), MediaPipe selfie (256x256), Coral DeepLab MobileNetV2
   1.0 and 0.5 int8 (513x513, PASCAL person) and the TFLite example's DeepLab 257 (float).
 
@@ -54,9 +55,14 @@ SETS = {
 TEACHER = ANCHORS / "coral_deeplab" / "deeplabv3_mnv2_pascal_quant.tflite"
 
 
-def deeplab(source: str, backend: str, precision: str = "float32", input_size: int = 513):
+def deeplab(source: str, backend: str, precision: str = "float32", input_size: int = 513,
+            flip: bool = False):
     model = load_probability_model(source, backend=backend, input_size=input_size,
                                    precision=precision)
+    if flip:
+        from deeplab.portrait.test_time import FlipAveraged
+
+        model = FlipAveraged(model)
     names = [n.lower() for n in model.class_names]
     return person_score.deeplab_predictor(model, names.index("person"))
 
@@ -148,6 +154,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated subset of "
                         f"{','.join(SETS)}")
     parser.add_argument("--skip-anchors", action="store_true", help="only our model")
+    parser.add_argument("--video-input-size", type=int, default=257,
+                        help="also score the network at infer.py's video working size (0: no)")
     parser.add_argument("--pictures", type=Path, metavar="DIR",
                         help="write the old default's worst photos beside ours")
     parser.add_argument("--json", type=Path, help="also write every figure as JSON")
@@ -172,6 +180,13 @@ def main(argv=None) -> int:
               f"ours, fast path (LiteRT {args.fast_precision})": (
                   "what infer.py runs, 513 px",
                   lambda: deeplab(args.model, "litert", args.fast_precision))}
+    models["ours, fast path + --flip"] = (
+        "test-time flip (off by default)",
+        lambda: deeplab(args.model, "litert", args.fast_precision, flip=True))
+    if args.video_input_size:
+        models[f"ours, video path ({args.video_input_size} px)"] = (
+            "what infer.py runs on video frames",
+            lambda: deeplab(args.model, "litert", args.fast_precision, args.video_input_size))
     if not args.skip_anchors:
         models.update(anchors())
 

@@ -71,6 +71,7 @@ class PortraitOptions:
     backend: str = "litert"
     precision: str = "float32"
     use_cache: bool = True
+    flip: bool = False
     if_empty: str = "keep"
     video_codec: str | None = None
     crf: int | None = None
@@ -283,6 +284,10 @@ class PortraitRunner:
                 self.options.weights, backend=self.options.backend,
                 input_size=self.options.input_size, precision=self.options.precision,
                 use_cache=self.options.use_cache, log=self.log), f"weights {self.options.weights}")
+            if self.options.flip:
+                from deeplab.portrait.test_time import FlipAveraged
+
+                self._model = FlipAveraged(self._model)
         return self._model
 
     def photo_input_size(self) -> int:
