@@ -130,8 +130,10 @@ def export_parser() -> argparse.ArgumentParser:
                           for name, values in PRECISIONS_BY_FORMAT.items())
     parser = argparse.ArgumentParser(description=EXPORT_DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", required=True, help="weights source (name, archive, folder, "
-                        "checkpoint prefix, frozen graph, .keras, run folder)")
+    parser.add_argument("--weights", default="person",
+                        help="weights source (name, archive, folder, checkpoint prefix, frozen "
+                             "graph, .tflite, .keras, run folder; default: %(default)s, the "
+                             "bundled person model)")
     parser.add_argument("--output", required=True, help="output folder (saved_model) or file")
     parser.add_argument("--format", default="saved_model", choices=FORMATS)
     parser.add_argument("--precision", default="float32", choices=precisions, help=by_format)

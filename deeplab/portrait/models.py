@@ -21,7 +21,7 @@ import numpy as np
 
 from deeplab.portrait.matte import softmax
 
-DEFAULT_WEIGHTS = "deeplabv3_mnv2_pascal_train_aug"
+DEFAULT_WEIGHTS = "person"  # the bundled model (deeplab/models/): no download
 BACKGROUND_NAMES = ("background", "bg", "__background__")
 ALL_CLASSES = ("all", "*", "non-background")
 

@@ -122,7 +122,7 @@ def plot_run(run_dir: str | Path, output: str | Path,
         scores[label] = sorted(list(scores.get(label, [])) + list(points))
     panels = [_panel("training loss", loss)]
     if scores:
-        panels.append(_panel("evaluation (20% held out)", scores))
+        panels.append(_panel("evaluation (held-out photos)", scores))
     return _write_picture(output, np.concatenate(panels, axis=1))
 
 
