@@ -110,13 +110,18 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False,
             _remove(temporary)
 
 
+def _write_synced(path: Path, data: bytes) -> None:
+    """Write and fsync: a rename must never publish unwritten data."""
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (parents created); returns ``path``."""
     with atomic_path(path) as temporary:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())  # the rename must never publish unwritten data
+        _write_synced(temporary, data)
     return Path(path)
 
 
@@ -174,8 +179,5 @@ def atomic_create(target: str | os.PathLike) -> Iterator[Path]:
 def write_bytes_exclusive(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to a new file ``path`` atomically; ``FileExistsError`` if it exists."""
     with atomic_create(path) as temporary:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_synced(temporary, data)
     return Path(path)

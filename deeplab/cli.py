@@ -80,9 +80,14 @@ def train_parser() -> argparse.ArgumentParser:
                         help="start again from step 0 although the run folder has checkpoints "
                              "(they are moved aside to checkpoints.before-restart-*/, not "
                              "deleted)")
+    add_verbose_flag(parser)
+    return parser
+
+
+def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
+    """``--verbose``: show what the TensorFlow noise filter hides."""
     parser.add_argument("--verbose", action="store_true",
                         help="show the framework's own log output (TF, absl, CUDA notes)")
-    return parser
 
 
 def train_main(argv: list[str] | None = None) -> int:
@@ -159,8 +164,7 @@ def export_parser() -> argparse.ArgumentParser:
                         help="replace an existing output, only if it is an earlier export of "
                              "the same format (never a folder holding other files, an input, "
                              "or the current directory)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="show the framework's own log output (TF, absl, CUDA notes)")
+    add_verbose_flag(parser)
     return parser
 
 
