@@ -176,10 +176,9 @@ def load_release(source: str | os.PathLike | OfficialRelease, *,
     """
     if isinstance(source, OfficialRelease):
         if source.kind == "bundled":
-            from deeplab.model import load_model, original_weights, rebuild_at_output_stride
+            from deeplab.model import original_weights
 
-            model, config = rebuild_at_output_stride(*load_model(bundled_path(source)),
-                                                     output_stride)
+            model, config = _load_bundled(source, output_stride)
             return Release(config=config, weights=original_weights(model), origin="keras",
                            path=bundled_path(source), registry_entry=source)
         archive = fetch_release(source, progress=progress)
@@ -226,6 +225,13 @@ def load_release(source: str | os.PathLike | OfficialRelease, *,
         f"(known: {', '.join(registry_names())})")
 
 
+def _load_bundled(entry: OfficialRelease, output_stride: int | None):
+    """(model, config) of a model that ships in the package, its checksum verified."""
+    from deeplab.model import load_model, rebuild_at_output_stride
+
+    return rebuild_at_output_stride(*load_model(bundled_path(entry)), output_stride)
+
+
 def _resolve_training_run(path: Path, output_stride: int | None):
     try:
         from deeplab.training.run_folder import load_run_model
@@ -256,7 +262,7 @@ def resolve_model(source: str | os.PathLike | OfficialRelease, *,
         if not path.exists():
             source = find_release(str(source)) or source
     if isinstance(source, OfficialRelease) and source.kind == "bundled":
-        return rebuild_at_output_stride(*load_model(bundled_path(source)), output_stride)
+        return _load_bundled(source, output_stride)
     release = load_release(source, output_stride=output_stride)
     model = build_deeplab(release.config)
     assign_original_weights(model, release.weights)
