@@ -418,7 +418,7 @@ def _output_stride(input_size: int, feature_size: int, path: Path) -> int:
                       "match no output stride of 8, 16 or 32")
 
 
-def _input_convention(graph: _Graph, first_conv: int) -> InputConvention:
+def _input_convention(graph: _Graph) -> InputConvention:
     tensor = int(graph.graph.inputs[0])
     dtype = graph.dtype(tensor)
     quantization = graph.tensors[tensor].quantization
@@ -476,6 +476,6 @@ def read_tflite(path: str | os.PathLike) -> TFLiteNetwork:
     facts = GraphFacts(output_stride=stride, atrous_rates=aspp_rates, crop_size=input_size,
                        backbone_rates=tuple(backbone_rates), static_output_stride=stride)
     return TFLiteNetwork(path=path, weights=mapper.weights, facts=facts,
-                         input_convention=_input_convention(graph, first_conv),
+                         input_convention=_input_convention(graph),
                          weight_precision=_weight_precision(graph, first_conv),
                          operator_count=len(graph.ops))
