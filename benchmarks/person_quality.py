@@ -30,6 +30,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -67,7 +68,7 @@ def deeplab(source: str, backend: str, precision: str = "float32", input_size: i
     return person_score.deeplab_predictor(model, names.index("person"))
 
 
-def anchors() -> dict[str, tuple[str, callable]]:
+def anchors() -> dict[str, tuple[str, Callable]]:
     """name -> (what it is, lazy loader) of the models users would pick instead."""
     portrait = SHARED / "models" / "portrait_mnv2_dm05" / "frozen_inference_graph.pb"
     return {
@@ -114,7 +115,7 @@ def overlay(photo: np.ndarray, mask: np.ndarray, colour=(255, 64, 64)) -> np.nda
     return tinted.astype(np.uint8)
 
 
-def write_pictures(folder: Path, examples, photos, before, after, labels, count: int = 4):
+def write_pictures(folder: Path, photos, before, after, labels, count: int = 4):
     """Rows of photo | old default | ours for the photos where the old default did worst."""
     folder.mkdir(parents=True, exist_ok=True)
     worst = sorted(before[0].per_photo, key=before[0].per_photo.get)[:count]
@@ -227,7 +228,7 @@ def main(argv=None) -> int:
                       for s, v in agreement.items()))
     if args.pictures and not args.skip_anchors and "person_dev" in sets:
         old = "portrait_mnv2_dm05 (old default)"
-        path = write_pictures(args.pictures, sets["person_dev"], photos["person_dev"],
+        path = write_pictures(args.pictures, photos["person_dev"],
                               kept[(old, "person_dev")], kept[(float_label, "person_dev")],
                               ("old default", "ours"))
         print(f"pictures: {path}")

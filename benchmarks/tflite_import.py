@@ -25,7 +25,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from deeplab.image_files import read_rgb  # noqa: E402
@@ -63,16 +62,11 @@ def main(argv=None) -> int:
         network = build_deeplab(release.config)
         assign_original_weights(network, release.weights)
         interpreter = person_score.SquareTFLite(path, kind)
-        size = release.config.crop_size
+        size = release.config.crop_size  # the file's own input side
         same = total = 0
         for photo in photos.values():
-            square = cv2.resize(photo, (size, size), interpolation=cv2.INTER_LINEAR)
-            interpreter.interpreter.set_tensor(
-                interpreter.input["index"],
-                (square if kind == "coral" else
-                 square.astype(np.float32) / 127.5 - 1.0)[np.newaxis])
-            interpreter.interpreter.invoke()
-            reference = interpreter.interpreter.get_tensor(interpreter.output["index"])[0]
+            square = interpreter.square(photo)
+            reference = interpreter.run(square)
             if reference.ndim == 3:
                 reference = np.argmax(reference, axis=-1)
             logits = network(release.input_convention.to_real(square)[np.newaxis])

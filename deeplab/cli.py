@@ -90,6 +90,18 @@ def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
                         help="show the framework's own log output (TF, absl, CUDA notes)")
 
 
+def _one_line_on_bug(program: str, verbose: bool, work) -> int:
+    """``work()``'s exit status; an error no check anticipated (a bug, not a user mistake) still
+    ends in one line and exit 1, and ``--verbose`` re-raises it with its traceback."""
+    try:
+        return work()
+    except Exception as error:
+        if verbose:
+            raise
+        print(unexpected(program, error), file=sys.stderr)
+        return 1
+
+
 def train_main(argv: list[str] | None = None) -> int:
     """Parse ``train.py`` arguments, check the config (before TensorFlow is imported) and run
     :func:`deeplab.training.cli.run_from_args`."""
@@ -107,16 +119,10 @@ def train_main(argv: list[str] | None = None) -> int:
             _prepare_tensorflow(args.verbose, argv is None)
             from deeplab.training.cli import run_from_args
 
-            try:
-                return run_from_args(config=args.config, model_dir=args.model_dir,
-                                     overrides=args.overrides, weights=args.weights,
-                                     data=args.data, steps=args.steps, eval_only=args.eval_only,
-                                     restart=args.restart, program=parser.prog)
-            except Exception as error:  # a bug, not a user mistake: still one line
-                if args.verbose:
-                    raise
-                print(unexpected(parser.prog, error), file=sys.stderr)
-                return 1
+            return _one_line_on_bug(parser.prog, args.verbose, lambda: run_from_args(
+                config=args.config, model_dir=args.model_dir, overrides=args.overrides,
+                weights=args.weights, data=args.data, steps=args.steps,
+                eval_only=args.eval_only, restart=args.restart, program=parser.prog))
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted before training started", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -190,17 +196,16 @@ def export_main(argv: list[str] | None = None) -> int:
             from deeplab.export import ExportError, export
             from deeplab.weights import WeightsError
 
-            try:
-                export(args.weights, args.output, fold_batch_norm=args.fold_batch_norm,
-                       jit_compile=args.jit_compile, **options)
-            except (ExportError, WeightsError, ValueError, OSError) as error:
-                print(f"{parser.prog}: error: {error}", file=sys.stderr)
-                return 1
-            except Exception as error:  # a bug, not a user mistake: still one line
-                if args.verbose:
-                    raise
-                print(unexpected(parser.prog, error), file=sys.stderr)
-                return 1
+            def run() -> int:
+                try:
+                    export(args.weights, args.output, fold_batch_norm=args.fold_batch_norm,
+                           jit_compile=args.jit_compile, **options)
+                except (ExportError, WeightsError, ValueError, OSError) as error:
+                    print(f"{parser.prog}: error: {error}", file=sys.stderr)
+                    return 1
+                return 0
+
+            return _one_line_on_bug(parser.prog, args.verbose, run)
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted; {args.output} was not written or changed",
               file=sys.stderr)
@@ -209,4 +214,3 @@ def export_main(argv: list[str] | None = None) -> int:
         print(f"{parser.prog}: terminated; {args.output} was not written or changed",
               file=sys.stderr)
         return EXIT_TERMINATED
-    return 0

@@ -23,33 +23,28 @@ from deeplab.weights.tflite_file import TFLiteError, read_tflite
 SIZE = 97
 
 
-def _interpreter(path):
+def _run_file(path, network_input: np.ndarray) -> list[np.ndarray]:
+    """Every output of the file for one prepared input, as LiteRT computes it."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path), num_threads=2)
     interpreter.allocate_tensors()
-    return interpreter
-
-
-def _run_file(path, network_input: np.ndarray) -> np.ndarray:
-    """The file's labels for one prepared input (argmax of its logits when it outputs those)."""
-    interpreter = _interpreter(path)
     detail = interpreter.get_input_details()[0]
     interpreter.set_tensor(detail["index"], network_input.astype(detail["dtype"]))
     interpreter.invoke()
-    outputs = [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+    return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+
+
+def _file_labels(path, network_input: np.ndarray) -> np.ndarray:
+    """The file's labels (argmax of its logits when it outputs those)."""
+    outputs = _run_file(path, network_input)
     labels = [o for o in outputs if o.ndim == 3]
     return labels[0] if labels else np.argmax(outputs[0], axis=-1)
 
 
 def _file_logits(path, network_input: np.ndarray) -> np.ndarray:
     """The stride-level logits output of a file written by this project's converter."""
-    interpreter = _interpreter(path)
-    detail = interpreter.get_input_details()[0]
-    interpreter.set_tensor(detail["index"], network_input)
-    interpreter.invoke()
-    return next(interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()
-                if len(d["shape"]) == 4)
+    return next(o for o in _run_file(path, network_input) if o.ndim == 4)
 
 
 def _labels(model, network_input: np.ndarray, size: int) -> np.ndarray:
@@ -279,7 +274,7 @@ def test_official_file_labels_match_its_interpreter(name):
         convention = release.input_convention
         file_input = photo[np.newaxis] if convention.scale is not None else (
             convention.to_real(photo)[np.newaxis])
-        reference = _run_file(path, file_input)
+        reference = _file_labels(path, file_input)
         ours = _labels(model, convention.to_real(photo)[np.newaxis], size)
         assert np.mean(ours == reference) >= min_agreement
 

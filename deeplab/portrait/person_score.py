@@ -180,9 +180,13 @@ class SquareTFLite:
         self.output = self.interpreter.get_output_details()[0]
         self.size = (int(self.input["shape"][2]), int(self.input["shape"][1]))
 
-    def __call__(self, photo: np.ndarray) -> np.ndarray:
-        height, width = photo.shape[:2]
-        square = cv2.resize(photo, self.size, interpolation=cv2.INTER_LINEAR)
+    def square(self, photo: np.ndarray) -> np.ndarray:
+        """The photo resized (bilinear) to the file's square input."""
+        return cv2.resize(photo, self.size, interpolation=cv2.INTER_LINEAR)
+
+    def run(self, square: np.ndarray) -> np.ndarray:
+        """The file's output for a uint8 RGB photo already at its input size, fed as its
+        example feeds it (labels, PASCAL logits or person probability, no batch axis)."""
         if self.kind == "mediapipe":
             feed = square.astype(np.float32) / 255.0
         elif self.kind == "coral":
@@ -191,7 +195,11 @@ class SquareTFLite:
             feed = square.astype(np.float32) / 127.5 - 1.0
         self.interpreter.set_tensor(self.input["index"], feed[np.newaxis])
         self.interpreter.invoke()
-        out = self.interpreter.get_tensor(self.output["index"])[0]
+        return self.interpreter.get_tensor(self.output["index"])[0]
+
+    def __call__(self, photo: np.ndarray) -> np.ndarray:
+        height, width = photo.shape[:2]
+        out = self.run(self.square(photo))
         if self.kind == "mediapipe":
             probability = cv2.resize(out[..., 0].astype(np.float32), (width, height),
                                      interpolation=cv2.INTER_LINEAR)

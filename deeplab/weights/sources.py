@@ -178,9 +178,10 @@ def load_release(source: str | os.PathLike | OfficialRelease, *,
         if source.kind == "bundled":
             from deeplab.model import original_weights
 
-            model, config = _load_bundled(source, output_stride)
+            path = bundled_path(source)
+            model, config = _load_bundled(path, output_stride)
             return Release(config=config, weights=original_weights(model), origin="keras",
-                           path=bundled_path(source), registry_entry=source)
+                           path=path, registry_entry=source)
         archive = fetch_release(source, progress=progress)
         if source.kind == "tflite":
             return _load_tflite(archive, source, output_stride)
@@ -225,11 +226,12 @@ def load_release(source: str | os.PathLike | OfficialRelease, *,
         f"(known: {', '.join(registry_names())})")
 
 
-def _load_bundled(entry: OfficialRelease, output_stride: int | None):
-    """(model, config) of a model that ships in the package, its checksum verified."""
+def _load_bundled(path: Path, output_stride: int | None):
+    """(model, config) of a model that ships in the package (``path`` already verified by
+    :func:`deeplab.weights.bundled.bundled_path`)."""
     from deeplab.model import load_model, rebuild_at_output_stride
 
-    return rebuild_at_output_stride(*load_model(bundled_path(entry)), output_stride)
+    return rebuild_at_output_stride(*load_model(path), output_stride)
 
 
 def _resolve_training_run(path: Path, output_stride: int | None):
@@ -262,7 +264,7 @@ def resolve_model(source: str | os.PathLike | OfficialRelease, *,
         if not path.exists():
             source = find_release(str(source)) or source
     if isinstance(source, OfficialRelease) and source.kind == "bundled":
-        return _load_bundled(source, output_stride)
+        return _load_bundled(bundled_path(source), output_stride)
     release = load_release(source, output_stride=output_stride)
     model = build_deeplab(release.config)
     assign_original_weights(model, release.weights)
