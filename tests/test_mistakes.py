@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from conftest import PROJECT_ROOT
-from test_data_folder import write_folder_dataset
+from data_fixtures import write_folder_dataset
 
 from deeplab.cli import export_main, train_main
 from deeplab.training.config import load_experiment

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
 
 from deeplab.training.evaluation import evaluate, multi_scale_probabilities
 from deeplab.training.metrics import SegmentationMetrics, confusion_matrix
+from training_fixtures import HalvesModel
 
 
 def test_iou_and_accuracy_by_hand():
@@ -39,15 +39,6 @@ def test_absent_class_is_left_out_of_the_mean():
     metrics = SegmentationMetrics(3)
     metrics.update(np.array([0, 0, 1]), np.array([0, 0, 1]))
     assert np.isnan(metrics.per_class_iou()[2]) and metrics.mean_iou() == 1.0
-
-
-class HalvesModel(keras.Model):
-    """Logits at stride 4 that say class 1 on the left half of the input."""
-
-    def call(self, x, training=False):
-        left = keras.ops.cast(x[..., :1] < 0, "float32")
-        pooled = keras.ops.average_pool(left, 4, 4, padding="same")
-        return keras.ops.concatenate([-10 * pooled + 5, 10 * pooled - 5], axis=-1)
 
 
 def test_evaluate_with_scales_and_flip_scores_the_model():

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from conftest import PROJECT_ROOT
 from deeplab.config import ModelConfig
 from deeplab.training.cli import quick_start_overrides, run_from_args
 from deeplab.training.config import (ExperimentConfig, apply_override, dump_experiment,
                                      load_experiment)
 from deeplab.training.trainer import target_model_config
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+CONFIGS = sorted((PROJECT_ROOT / "configs").glob("*.yaml"))
 
 
 def test_yaml_and_overrides(tmp_path):
@@ -82,7 +81,7 @@ def test_console_scripts_point_at_library_entry_points():
     import importlib
 
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
-    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml")
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml")
                               .read_text())
     scripts = pyproject["project"]["scripts"]
     assert {"deeplab-train", "deeplab-export"} <= set(scripts)

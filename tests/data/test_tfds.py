@@ -12,7 +12,7 @@ from deeplab.data.pipeline import source_dataset
 from deeplab.data.tfds_adapters import (coco_panoptic_person_example,
                                         scene_parse150_person_example)
 from deeplab.data.tfds_folder import build_folder_dataset
-from test_data_folder import write_folder_dataset
+from data_fixtures import write_folder_dataset
 
 
 def test_folder_builder_builds_offline_and_reads_back(tmp_path):

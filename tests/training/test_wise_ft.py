@@ -26,8 +26,8 @@ def test_mismatched_architectures_and_bad_alpha_are_refused():
 
 
 def test_a_run_is_averaged_with_the_start_rebuilt_from_its_folder(tmp_path):
-    from test_data_folder import write_folder_dataset
-    from test_training_loop import tiny_overrides
+    from data_fixtures import write_folder_dataset
+    from training_fixtures import tiny_overrides
 
     from deeplab.config import ModelConfig
     from deeplab.model import build_deeplab, save_model

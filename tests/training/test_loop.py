@@ -25,23 +25,9 @@ from deeplab.training.config import load_experiment
 from deeplab.training.losses import segmentation_loss
 from deeplab.training.run_folder import is_run_folder, load_run_model
 from deeplab.training.trainer import Trainer, TrainingDiverged
-from test_data_folder import write_folder_dataset
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-TINY = ["model.architecture={backbone: mobilenet_v2, depth_multiplier: 0.5, num_classes: 2, "
-        "output_stride: 16}"]
-
-
-def tiny_overrides(data_root: Path, **extra) -> list[str]:
-    values = {
-        "data.root": str(data_root), "data.val_fraction": 0.25, "data.eval_longer_side": 48,
-        "data.augment.crop_size": 33, "data.augment.min_scale": 0.75,
-        "data.augment.max_scale": 1.25, "schedule.batch_size": 2, "schedule.steps": 20,
-        "schedule.learning_rate": 0.02, "runtime.log_every_steps": 2,
-        "runtime.checkpoint_every_steps": 2, "runtime.image_summary_every_steps": 4,
-    }
-    values.update(extra)
-    return TINY + [f"{k}={v}" for k, v in values.items()]
+from conftest import PROJECT_ROOT
+from data_fixtures import write_folder_dataset
+from training_fixtures import tiny_overrides
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,11 @@ import tensorflow as tf
 from deeplab.config import ModelConfig
 from deeplab.model import build_deeplab
 from deeplab.training.distribution import is_chief, make_strategy, per_replica_batch
-from test_data_folder import write_folder_dataset
-from test_training_loop import tiny_overrides
+from conftest import PROJECT_ROOT
+from data_fixtures import write_folder_dataset
+from training_fixtures import tiny_overrides
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
 
 
 class _FakeStrategy:

@@ -43,7 +43,7 @@ def test_overlay_panels_show_input_truth_prediction():
 
 
 def test_example_rows_show_photo_truth_and_each_model(tmp_path):
-    from test_training_metrics import HalvesModel
+    from training_fixtures import HalvesModel
 
     from deeplab.training.plots import plot_examples
 
