@@ -2,7 +2,8 @@
 
 ``train_main`` backs ``train.py`` and the ``deeplab-train`` console script, ``export_main``
 backs ``export.py`` and ``deeplab-export``. Both take ``argv`` (for tests) and return the exit
-status. ``--help`` and every option check run before TensorFlow is imported; its start-up noise
+status. ``--help`` and every option check run before TensorFlow is imported; ``--quiet`` /
+``--verbose`` set how much the library logs (:mod:`deeplab.log`); TensorFlow's start-up noise
 is hidden unless ``--verbose`` (:mod:`deeplab.tf_noise`; the C++ stream is filtered only for a
 real command line, ``argv=None``, not when a test calls in).
 
@@ -16,6 +17,7 @@ import argparse
 import sys
 
 from deeplab.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, sigterm_raises
+from deeplab.log import add_output_flags, configure
 from deeplab.tf_noise import quiet_python_loggers, quiet_tensorflow
 
 TRAIN_DESCRIPTION = """\
@@ -80,14 +82,8 @@ def train_parser() -> argparse.ArgumentParser:
                         help="start again from step 0 although the run folder has checkpoints "
                              "(they are moved aside to checkpoints.before-restart-*/, not "
                              "deleted)")
-    add_verbose_flag(parser)
+    add_output_flags(parser)
     return parser
-
-
-def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
-    """``--verbose``: show what the TensorFlow noise filter hides."""
-    parser.add_argument("--verbose", action="store_true",
-                        help="show the framework's own log output (TF, absl, CUDA notes)")
 
 
 def _one_line_on_bug(program: str, verbose: bool, work) -> int:
@@ -107,6 +103,7 @@ def train_main(argv: list[str] | None = None) -> int:
     :func:`deeplab.training.cli.run_from_args`."""
     parser = train_parser()
     args = parser.parse_args(argv)
+    configure(quiet=args.quiet, verbose=args.verbose)
     from deeplab.training.cli import check_config, check_model_dir
 
     experiment = check_config(args.config, args.overrides, weights=args.weights, data=args.data,
@@ -170,7 +167,7 @@ def export_parser() -> argparse.ArgumentParser:
                         help="replace an existing output, only if it is an earlier export of "
                              "the same format (never a folder holding other files, an input, "
                              "or the current directory)")
-    add_verbose_flag(parser)
+    add_output_flags(parser)
     return parser
 
 
@@ -179,6 +176,7 @@ def export_main(argv: list[str] | None = None) -> int:
     :func:`deeplab.export.export`. Exit 2 for a bad option, 1 for a failed export."""
     parser = export_parser()
     args = parser.parse_args(argv)
+    configure(quiet=args.quiet, verbose=args.verbose)
     from deeplab.export.options import ExportOptionError, check_export_options
 
     options = dict(format=args.format, precision=args.precision, samples=args.samples,

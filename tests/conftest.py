@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -30,3 +31,26 @@ def shared_dir() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+class _Collect(logging.Handler):
+    def __init__(self, messages: list[str]):
+        super().__init__(logging.INFO)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def logged() -> list[str]:
+    """The messages the package logs (INFO and above) during the test, in order; collected on the
+    ``deeplab`` logger itself, so a CLI's ``deeplab.log.configure`` does not hide them."""
+    messages: list[str] = []
+    logger = logging.getLogger("deeplab")
+    handler, level = _Collect(messages), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield messages
+    logger.removeHandler(handler)
+    logger.setLevel(level)

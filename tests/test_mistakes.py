@@ -75,7 +75,7 @@ def trained_run(data_root, tmp_path_factory) -> Path:
     from deeplab.training.trainer import Trainer
 
     run = tmp_path_factory.mktemp("trained") / "run"
-    Trainer(load_experiment(None, tiny_overrides(data_root)), run, log=lambda m: None).train()
+    Trainer(load_experiment(None, tiny_overrides(data_root)), run).train()
     return run
 
 
@@ -260,18 +260,20 @@ def test_sigterm_during_export_removes_the_temporary_artifact_and_new_folders(tm
 
 # ------------------------------------------------------------------ 2. checkpoints survive damage
 
-def resume(run: Path, data_root: Path, steps: int = 4, **kwargs):
+def resume(run: Path, data_root: Path, steps: int = 4, logged: list[str] | None = None,
+           **kwargs):
+    """(trainer, what it logged while set up: ``logged``, the fixture's list)."""
     from deeplab.training.trainer import Trainer
 
-    messages: list[str] = []
     experiment = load_experiment(None, tiny_overrides(data_root, **{"schedule.steps": steps}))
-    trainer = Trainer(experiment, run, log=messages.append, **kwargs)
-    return trainer, messages
+    trainer = Trainer(experiment, run, **kwargs)
+    return trainer, logged if logged is not None else []
 
 
-def test_damaged_checkpoint_list_file_resumes_from_the_newest_checkpoint(run_copy, data_root):
+def test_damaged_checkpoint_list_file_resumes_from_the_newest_checkpoint(run_copy, data_root,
+                                                                        logged):
     (run_copy / "checkpoints" / "checkpoint").write_text("garbage ::: {{\n")
-    trainer, messages = resume(run_copy, data_root, steps=6)
+    trainer, messages = resume(run_copy, data_root, steps=6, logged=logged)
     assert trainer.current_step() == 4
     assert any("Resuming from" in m and "ckpt-4" in m for m in messages)
     result = trainer.train()
@@ -279,16 +281,16 @@ def test_damaged_checkpoint_list_file_resumes_from_the_newest_checkpoint(run_cop
     assert (run_copy / "checkpoints" / "ckpt-4.index").is_file()
 
 
-def test_truncated_newest_checkpoint_falls_back_to_the_previous_one(run_copy, data_root):
+def test_truncated_newest_checkpoint_falls_back_to_the_previous_one(run_copy, data_root, logged):
     truncate(run_copy / "checkpoints" / "ckpt-4.data-00000-of-00001")
-    trainer, messages = resume(run_copy, data_root)
+    trainer, messages = resume(run_copy, data_root, logged=logged)
     assert trainer.current_step() == 2
     assert any(m.startswith("Skipped ckpt-4: unreadable") for m in messages), messages
     assert any("ckpt-2" in m and "Resuming" in m for m in messages)
 
 
 def test_no_restorable_checkpoint_never_restarts_from_zero(run_copy, data_root):
-    from deeplab.training.checkpoints import NoRestorableCheckpoint
+    from deeplab.weights.run_checkpoints import NoRestorableCheckpoint
 
     for index in (run_copy / "checkpoints").glob("*.index"):
         truncate(index, 10)
@@ -296,7 +298,7 @@ def test_no_restorable_checkpoint_never_restarts_from_zero(run_copy, data_root):
     with pytest.raises(NoRestorableCheckpoint, match="--restart"):
         resume(run_copy, data_root)
     assert snapshot(run_copy / "checkpoints") == before
-    trainer, messages = resume(run_copy, data_root, restart=True)
+    trainer, _ = resume(run_copy, data_root, restart=True)
     assert trainer.current_step() == 0
     aside = list(run_copy.glob("checkpoints.before-restart-*"))
     assert len(aside) == 1 and snapshot(aside[0]) == before
@@ -323,14 +325,14 @@ def test_history_is_deduplicated_on_resume(run_copy, data_root):
     assert [json.loads(line)["step"] for line in history.read_text().splitlines()] == [1, 2, 3, 4]
 
 
-def test_run_folder_with_a_truncated_newest_checkpoint_loads_the_previous_one(run_copy, capsys):
+def test_run_folder_with_a_truncated_newest_checkpoint_loads_the_previous_one(run_copy, logged):
     import tensorflow as tf
 
     from deeplab.weights import resolve_model
 
     truncate(run_copy / "checkpoints" / "ckpt-4.data-00000-of-00001")
     model, config = resolve_model(str(run_copy))
-    err = capsys.readouterr().err
+    err = "\n".join(logged)
     assert "Skipped ckpt-4" in err and "using ckpt-2" in err
     from deeplab.model import build_deeplab
 
@@ -506,7 +508,7 @@ def test_data_set_problems_are_named_by_file_before_training(damage, message, tm
     root = broken_data_set(tmp_path / "ds", damage)
     experiment = load_experiment(None, tiny_overrides(root))
     with pytest.raises(DataSetError, match="problem") as raised:
-        Trainer(experiment, tmp_path / "run", log=lambda m: None)
+        Trainer(experiment, tmp_path / "run")
     assert message in str(raised.value)
     assert not (tmp_path / "run").exists()
 
@@ -520,7 +522,7 @@ def test_a_voc_root_without_the_download_is_named_before_any_weights_load(tmp_pa
         raise AssertionError("weights must not be loaded before the data is checked")
 
     with pytest.raises(FileNotFoundError, match=r"ImageSets/Segmentation/train\.txt not found"):
-        Trainer(experiment, tmp_path / "run", log=lambda m: None, resolve_weights=no_weights)
+        Trainer(experiment, tmp_path / "run", resolve_weights=no_weights)
 
 
 def test_person_masks_for_a_21_class_model_are_refused(tmp_path):
@@ -531,7 +533,7 @@ def test_person_masks_for_a_21_class_model_are_refused(tmp_path):
     overrides = tiny_overrides(root)
     overrides[0] = overrides[0].replace("num_classes: 2", "num_classes: 21")
     with pytest.raises(DataSetError, match=r"class 1 is 'aeroplane'.*\[background, person\]"):
-        Trainer(load_experiment(None, overrides), tmp_path / "run", log=lambda m: None)
+        Trainer(load_experiment(None, overrides), tmp_path / "run")
 
 
 # ------------------------------------------------------------------ 4. clean interruption

@@ -29,6 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from deeplab.log import add_output_flags, configure
+from deeplab.progress import progress_bar
+
 #: Teacher components smaller than this many pixels are noise, not people.
 MIN_PERSON_PIXELS = 30
 #: How far (px) a teacher component must stay from the subject to count as another person.
@@ -109,12 +112,8 @@ def rewrite_folder(source: str | os.PathLike, destination: str | os.PathLike,
     partial = destination.with_name(destination.name + ".partial")
     (partial / "masks").mkdir(parents=True, exist_ok=False)
     summary = Summary()
-    iterator = pairs.values()
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(iterator, total=len(pairs), desc="masks", unit="photo")
-    for example in iterator:
+    for example in progress_bar(pairs.values(), total=len(pairs), desc="masks", unit="photo",
+                                enabled=progress):
         image = read_rgb(example.image_path)
         mask = cv2.imread(example.mask_path, cv2.IMREAD_GRAYSCALE)
         if mask is None:
@@ -142,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="weights source with a 'person' class (default: %(default)s)")
     parser.add_argument("--band", type=int, default=2,
                         help="ignored pixels each side of the labelled boundary (0-10)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output_flags(parser)
     args = parser.parse_args(argv)
+    configure(quiet=args.quiet, verbose=args.verbose)
     if not 0 <= args.band <= 10:
         parser.error(f"--band must be from 0 to 10 pixels, got {args.band}")
     try:

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from deeplab.log import add_output_flags, configure
 from deeplab.portrait.composite import MODES
 from deeplab.portrait.litert import PRECISIONS
 from deeplab.portrait.models import BACKENDS, DEFAULT_WEIGHTS
@@ -136,9 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jpeg-quality", type=number(int, 1, 100, "--jpeg-quality"), default=95,
                         metavar="Q", help="quality of JPEG outputs, 1..100 (default: "
                                           "%(default)s)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--verbose", action="store_true",
-                        help="also show the native libraries' log lines (TensorFlow, LiteRT)")
+    add_output_flags(parser)
     return parser
 
 
@@ -196,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         check_paths(parser, args)
     except SystemExit as done:  # --help, or a bad argument (already reported in one line)
         return int(done.code or 0)
+    configure(quiet=args.quiet, verbose=args.verbose)
     if not args.verbose:
         quiet_environment()
     from deeplab.portrait.pipeline import (ModelUnavailableError, PortraitOptions,

@@ -7,6 +7,7 @@ never a traceback.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -14,12 +15,15 @@ from pathlib import Path
 
 from deeplab.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED
 from deeplab.training.config import ExperimentConfig, load_experiment
+from deeplab.weights.run_folder import EXPERIMENT_FILE, RUN_MARKERS
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 1, 2, 3
 
+log = logging.getLogger(__name__)
+
 
 #: A run folder has one of these from its first moment (train.py writes them at set-up)...
-RUN_FOLDER_MARKERS = ("experiment.yaml", "model_config.json", "checkpoints")
+RUN_FOLDER_MARKERS = (EXPERIMENT_FILE, *RUN_MARKERS)
 #: ... and may briefly hold only these (TensorBoard logs, other workers' checkpoints).
 RUN_FOLDER_EARLY = ("train", "eval", "workers")
 
@@ -76,7 +80,8 @@ def evaluate_only(experiment: ExperimentConfig, model_dir: Path) -> dict[str, fl
     from deeplab.data.checks import check_folder_dataset
     from deeplab.data.pipeline import eval_dataset
     from deeplab.training.evaluation import evaluate
-    from deeplab.training.run_folder import is_run_folder, load_run_model
+    from deeplab.training.trainer import model_from_weights
+    from deeplab.weights.run_folder import is_run_folder, load_run_model
 
     report = check_folder_dataset(experiment.data, [experiment.data.eval_split])
     report.raise_if_problems()
@@ -93,28 +98,12 @@ def evaluate_only(experiment: ExperimentConfig, model_dir: Path) -> dict[str, fl
         raise ValueError(f"--eval-only: {model_dir} is not a run folder and no --weights given")
     report.raise_if_problems(config.num_classes, config.class_names)
     if report.checked:
-        print(report.summary())
-    print(f"Evaluating {origin} (output stride {config.output_stride}) on "
-          f"{experiment.data.eval_split}")
+        log.info(report.summary())
+    log.info(f"Evaluating {origin} (output stride {config.output_stride}) on "
+             f"{experiment.data.eval_split}")
     return evaluate(model, eval_dataset(experiment.data).as_numpy_iterator(), config.num_classes,
                     config.class_names, longer_side=experiment.data.eval_longer_side,
                     scales=experiment.runtime.eval_scales, flip=experiment.runtime.eval_flip)
-
-
-def model_from_weights(experiment: ExperimentConfig):
-    """The configured weights as the configured network (head carried over by class name)."""
-    from deeplab.training.head_init import initialize_from
-    from deeplab.training.trainer import default_builder, default_resolver, target_model_config
-
-    source, source_config = default_resolver(experiment.model.weights)
-    config = target_model_config(experiment, source_config)
-    if config == source_config:
-        return source, config
-    model = default_builder(config)
-    report = initialize_from(model, source, config.class_names, source_config.class_names,
-                             experiment.model.class_mapping, experiment.model.weights)
-    print(report.format())
-    return model, config
 
 
 def run_from_args(*, config: str | None, model_dir: str, overrides: list[str],

@@ -15,12 +15,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 from deeplab.data.config import IGNORE_LABEL
 from deeplab.inference import resize_from_working_size
 from deeplab.layers import resize_bilinear_align_corners
 from deeplab.preprocessing import pad_and_normalize, resize_to_crop
+from deeplab.progress import progress_bar
 from deeplab.training.metrics import SegmentationMetrics
 
 
@@ -85,7 +85,7 @@ def evaluate(model, examples: Iterable[dict], num_classes: int, class_names: Seq
     metrics = SegmentationMetrics(num_classes, tuple(class_names), ignore_label)
     run = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     count = 0
-    for example in tqdm(examples, desc="eval", unit="img", disable=not progress, leave=False):
+    for example in progress_bar(examples, desc="eval", unit="img", enabled=progress, leave=False):
         image = np.asarray(example["image"])
         label = np.asarray(example["label"])[..., 0]
         prediction = predict_at_label_size(run, image, label.shape, longer_side, scales, flip)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from deeplab.atomic import atomic_path
-from deeplab.training.run_folder import HISTORY_FILE
+from deeplab.weights.run_folder import HISTORY_FILE
 
 Series = Sequence[tuple[float, float]]
 COLORS = [(200, 90, 30), (40, 140, 230), (60, 170, 60), (180, 60, 180)]  # BGR

@@ -8,16 +8,19 @@ published: checkpoints are written under temporary names first).
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
-from typing import Callable
+
+log = logging.getLogger(__name__)
 
 
 class StopRequest:
-    """Context manager that turns the first SIGINT/SIGTERM into a flag (main thread only)."""
+    """Context manager that turns the first SIGINT/SIGTERM into a flag (main thread only);
+    ``announce`` logs that the run is stopping (the chief worker's job)."""
 
-    def __init__(self, log: Callable[[str], None] = print):
-        self.log = log
+    def __init__(self, announce: bool = True):
+        self.announce = announce
         self.signal: int | None = None
         self._previous: dict[int, object] = {}
 
@@ -30,8 +33,9 @@ class StopRequest:
             raise KeyboardInterrupt
         self.signal = signum
         name = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
-        self.log(f"\n{name}: stopping after this step and saving a checkpoint "
-                 f"(Ctrl-C again to stop at once)")
+        if self.announce:
+            log.warning(f"{name}: stopping after this step and saving a checkpoint "
+                        f"(Ctrl-C again to stop at once)")
 
     def __enter__(self) -> "StopRequest":
         if threading.current_thread() is threading.main_thread():

@@ -11,7 +11,7 @@ A run lives in one folder (``model_dir``)::
     model.keras          the final model (deeplab.model.save_model format)
 
 Running again with the same folder resumes from the newest checkpoint that restores (damaged
-ones are skipped and named, :mod:`deeplab.training.checkpoints`) with its step count, and the
+ones are skipped and named, :mod:`deeplab.weights.run_checkpoints`) with its step count, and the
 logs are trimmed to that step. Checkpoints are never deleted except by rotation after a newer
 one was written; ``restart=True`` moves them aside. Ctrl-C / SIGTERM stop after the current step
 with a checkpoint (:mod:`deeplab.training.stop_request`); a checkpoint that cannot be written
@@ -21,6 +21,7 @@ with a checkpoint (:mod:`deeplab.training.stop_request`); a checkpoint that cann
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 import signal
@@ -31,30 +32,32 @@ from typing import Callable
 
 import keras
 import tensorflow as tf
-from tqdm import tqdm
 
 from deeplab.atomic import write_text_atomic
 from deeplab.config import ModelConfig
 from deeplab.data.checks import DatasetReport, check_folder_dataset
 from deeplab.data.pipeline import eval_dataset, train_dataset
-from deeplab.training.checkpoints import (CHECKPOINT_NAME, NoRestorableCheckpoint,
-                                          checkpoints_on_disk, describe_skipped,
-                                          newest_restorable, rewrite_list_file)
+from deeplab.progress import progress_bar
 from deeplab.training.config import ExperimentConfig, dump_experiment
 from deeplab.training.distribution import is_chief, make_strategy, per_replica_batch, worker_task
 from deeplab.training.evaluation import evaluate
 from deeplab.training.head_init import InitReport, initialize_from
 from deeplab.training.losses import l2_regularization, segmentation_loss
-from deeplab.training.run_folder import (CHECKPOINT_DIR, EVAL_FILE, EXPERIMENT_FILE,
-                                         HISTORY_FILE, MODEL_CONFIG_FILE, MODEL_FILE,
-                                         read_model_config)
 from deeplab.training.run_logs import move_aside, prune_after
 from deeplab.training.schedules import make_optimizer
 from deeplab.training.stop_request import StopRequest
 from deeplab.training.summaries import SummaryLogger
+from deeplab.weights.run_checkpoints import (CHECKPOINT_NAME, NoRestorableCheckpoint,
+                                             checkpoints_on_disk, describe_skipped,
+                                             newest_restorable, rewrite_list_file)
+from deeplab.weights import resolve_model
+from deeplab.weights.run_folder import (CHECKPOINT_DIR, EVAL_FILE, EXPERIMENT_FILE, HISTORY_FILE,
+                                        MODEL_CONFIG_FILE, MODEL_FILE, read_model_config)
 
 ModelBuilder = Callable[[ModelConfig], keras.Model]
 WeightsResolver = Callable[[str], "tuple[keras.Model, ModelConfig]"]
+
+log = logging.getLogger(__name__)
 
 
 class TrainingDiverged(RuntimeError):
@@ -91,8 +94,6 @@ def default_builder(config: ModelConfig) -> keras.Model:
 
 def default_resolver(source: str):
     """(model, config) of any weights source (:func:`deeplab.weights.resolve_model`)."""
-    from deeplab.weights import resolve_model
-
     return resolve_model(source)
 
 
@@ -116,6 +117,20 @@ def target_model_config(experiment: ExperimentConfig,
     return source_config.replace(**changes)
 
 
+def model_from_weights(experiment: ExperimentConfig) -> tuple[keras.Model, ModelConfig]:
+    """The configured weights as the configured network (head carried over by class name; the
+    carry-over report is logged)."""
+    source, source_config = default_resolver(experiment.model.weights)
+    config = target_model_config(experiment, source_config)
+    if config == source_config:
+        return source, config
+    model = default_builder(config)
+    report = initialize_from(model, source, config.class_names, source_config.class_names,
+                             experiment.model.class_mapping, experiment.model.weights)
+    log.info(report.format())
+    return model, config
+
+
 def freeze_batch_norm(model: keras.Model) -> int:
     """Run every batch norm in inference mode with fixed statistics and affine parameters."""
     count = 0
@@ -132,12 +147,11 @@ class Trainer:
     def __init__(self, experiment: ExperimentConfig, model_dir: str | Path, *,
                  build_model: ModelBuilder = default_builder,
                  resolve_weights: WeightsResolver = default_resolver,
-                 log: Callable[[str], None] = print, restart: bool = False):
+                 restart: bool = False):
         self.experiment = experiment
         self.model_dir = Path(model_dir)
         self.build_model = build_model
         self.resolve_weights = resolve_weights
-        self.log = log
         self.restart = restart
         runtime = experiment.runtime
         self.strategy = make_strategy(runtime.strategy, runtime.tpu)
@@ -166,7 +180,7 @@ class Trainer:
         if self.chief:
             paths += [self.model_dir / HISTORY_FILE, self.model_dir / EVAL_FILE]
         for old, new in move_aside(paths):
-            self.log(f"--restart: moved {old} to {new}")
+            log.info(f"--restart: moved {old} to {new}")
 
     def _setup(self) -> None:
         experiment = self.experiment
@@ -186,7 +200,7 @@ class Trainer:
         self.data_report.raise_if_problems(self.model_config.num_classes,
                                            self.model_config.class_names)
         if self.data_report.checked:
-            self.log(self.data_report.summary())
+            log.info(self.data_report.summary())
         weights = experiment.schedule.class_weights
         if weights is not None and len(weights) != self.model_config.num_classes:
             raise ValueError(f"schedule.class_weights has {len(weights)} weights for "
@@ -212,15 +226,15 @@ class Trainer:
             max_to_keep=experiment.runtime.keep_checkpoints, checkpoint_name=CHECKPOINT_NAME)
         self.init_report = None
         if restored is not None:
-            self.log(f"Resuming from {restored} (step {self.current_step()})")
+            log.info(f"Resuming from {restored} (step {self.current_step()})")
         elif source_model is not None:
             self.init_report = initialize_from(
                 self.model, source_model, self.model_config.class_names,
                 source_config.class_names, experiment.model.class_mapping,
                 experiment.model.weights)
-            self.log(self.init_report.format())
+            log.info(self.init_report.format())
         else:
-            self.log("No weights given: training from a random start")
+            log.info("No weights given: training from a random start")
         if self.chief:
             self._align_logs(self.current_step())
             write_text_atomic(self.model_dir / EXPERIMENT_FILE, dump_experiment(experiment))
@@ -240,7 +254,7 @@ class Trainer:
                 f"{error}. Nothing was changed: repair or remove them, or pass --restart to "
                 f"train again from step 0 (they are then moved aside, not deleted)") from None
         for message in describe_skipped(skipped):
-            self.log(message)
+            log.info(message)
         if restored is None:
             return None
         rewrite_list_file(checkpoint_dir, restored)
@@ -252,12 +266,12 @@ class Trainer:
         logs = [self.model_dir / HISTORY_FILE, self.model_dir / EVAL_FILE]
         if step == 0:
             for old, new in move_aside([p for p in logs if p.is_file()]):
-                self.log(f"Starting at step 0: kept the earlier {old.name} as {new.name}")
+                log.info(f"Starting at step 0: kept the earlier {old.name} as {new.name}")
             return
         for path in logs:
             dropped = prune_after(path, step)
             if dropped:
-                self.log(f"{path.name}: dropped {dropped} line(s) after step {step} or repeated "
+                log.info(f"{path.name}: dropped {dropped} line(s) after step {step} or repeated "
                          f"(they are logged again as training resumes)")
 
     def current_step(self) -> int:
@@ -343,11 +357,11 @@ class Trainer:
         result = TrainResult(str(self.model_dir), start, start, init_report=self.init_report)
         result.checkpoint = self.manager.latest_checkpoint
         if start >= end:
-            self.log(f"Nothing to train: step {start} already reached {end}")
+            log.info(f"Nothing to train: step {start} already reached {end}")
             return result
-        bar = tqdm(total=end - start, desc="train", unit="step", disable=not self.chief)
+        bar = progress_bar(total=end - start, desc="train", unit="step", enabled=self.chief)
         try:
-            with StopRequest(bar.write if self.chief else (lambda message: None)) as stop:
+            with StopRequest(announce=self.chief) as stop:
                 self._loop(start, end, result, bar, stop)
         finally:
             bar.close()
@@ -369,7 +383,7 @@ class Trainer:
         self.summaries.flush()
         return result
 
-    def _loop(self, start: int, end: int, result: TrainResult, bar: tqdm,
+    def _loop(self, start: int, end: int, result: TrainResult, bar,
               stop: StopRequest) -> None:
         """Steps ``start`` -> ``end`` (or to a stop request), filling ``result``."""
         runtime = self.experiment.runtime

@@ -11,7 +11,7 @@
   against it (a corrupted cached file is downloaded again).
 - Offline: a one-line :class:`OfflineError` that says how to pass a local file instead.
 
-Plain ``urllib``, no extra dependency; progress through tqdm.
+Plain ``urllib``, no extra dependency; progress through :mod:`deeplab.progress`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import urllib.request
 from pathlib import Path
 
 from deeplab.atomic import write_text_atomic
+from deeplab.progress import progress_bar
 from deeplab.weights.errors import ChecksumError, DownloadError, OfflineError
 
 CACHE_ENV_VAR = "DEEPLAB_CACHE_DIR"
@@ -85,7 +86,6 @@ def _is_connection_failure(error: BaseException) -> bool:
 
 def _fetch(url: str, part: Path, *, timeout: float, progress: bool) -> None:
     """One attempt: append to (or restart) ``part`` until the body is complete."""
-    from tqdm import tqdm
 
     offset = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": _USER_AGENT}
@@ -105,9 +105,9 @@ def _fetch(url: str, part: Path, *, timeout: float, progress: bool) -> None:
         length = response.headers.get("Content-Length")
         total = offset + int(length) if length is not None and length.isdigit() else None
         received = offset
-        with open(part, "ab" if resumed else "wb") as out, tqdm(
+        with open(part, "ab" if resumed else "wb") as out, progress_bar(
                 total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=part.name.removesuffix(".part"), disable=not progress, leave=False) as bar:
+                desc=part.name.removesuffix(".part"), enabled=progress, leave=False) as bar:
             try:
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)

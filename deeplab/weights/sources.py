@@ -5,8 +5,7 @@ Sources, tried in this order:
 - an existing path:
   - ``*.keras`` file (``resolve_model`` only): a model saved by :func:`deeplab.model.save_model`;
   - training run folder (has ``model_config.json`` or ``checkpoints/``; ``resolve_model`` only):
-    handed to ``deeplab.training.run_folder.load_run_model(path, output_stride=...)`` -> (model, config),
-    the extension point for run folders;
+    :func:`deeplab.weights.run_folder.load_run_model` -> (model, config);
   - ``*.pb``: a bare frozen graph (third-party exports often ship only that);
   - ``*.tflite``: a DeepLab TFLite file (the TFLite example, Coral), batch norm folded
     (:mod:`deeplab.weights.tflite_file`);
@@ -40,13 +39,8 @@ from deeplab.weights.download import fetch_release
 from deeplab.weights.errors import UnknownSourceError, WeightsError
 from deeplab.weights.frozen_graph import GraphFacts, read_frozen_graph
 from deeplab.weights.registry import OfficialRelease, find_release, registry_names
+from deeplab.weights.run_folder import is_training_run, load_run_model
 from deeplab.weights.tflite_file import InputConvention, read_tflite
-
-#: What makes a folder a training run (deeplab.training.run_folder's MODEL_CONFIG_FILE and
-#: CHECKPOINT_DIR, not imported so reading releases never imports the training package). Loose on
-#: purpose: a damaged run folder goes to the run-folder loader, whose error says what is missing.
-TRAINING_RUN_MARKERS = ("model_config.json", "checkpoints")
-
 
 @dataclass(frozen=True)
 class Release:
@@ -59,12 +53,6 @@ class Release:
     registry_entry: OfficialRelease | None = None
     graph_facts: GraphFacts | None = None
     input_convention: InputConvention | None = None
-
-
-def is_training_run(path: str | os.PathLike) -> bool:
-    """A folder written by training (extension point: see the module docstring)."""
-    path = Path(path)
-    return path.is_dir() and any((path / marker).exists() for marker in TRAINING_RUN_MARKERS)
 
 
 def _registry_hint(*names: str) -> OfficialRelease | None:
@@ -234,16 +222,6 @@ def _load_bundled(path: Path, output_stride: int | None):
     return rebuild_at_output_stride(*load_model(path), output_stride)
 
 
-def _resolve_training_run(path: Path, output_stride: int | None):
-    try:
-        from deeplab.training.run_folder import load_run_model
-    except ImportError as error:
-        raise WeightsError(f"{path} looks like a training run folder (it has "
-                           f"{' or '.join(TRAINING_RUN_MARKERS)}), but loading run folders is not "
-                           f"available in this version") from error
-    return load_run_model(path, output_stride=output_stride)
-
-
 def resolve_model(source: str | os.PathLike | OfficialRelease, *,
                   output_stride: int | None = None):
     """A ready Keras model and its config from any weights source.
@@ -260,7 +238,7 @@ def resolve_model(source: str | os.PathLike | OfficialRelease, *,
             model, config = load_model(path)
             return rebuild_at_output_stride(model, config, output_stride)
         if is_training_run(path):
-            return _resolve_training_run(path, output_stride)
+            return load_run_model(path, output_stride=output_stride)
         if not path.exists():
             source = find_release(str(source)) or source
     if isinstance(source, OfficialRelease) and source.kind == "bundled":

@@ -93,10 +93,3 @@ def test_console_scripts_point_at_library_entry_points():
     with pytest.raises(SystemExit) as exit_:
         train_main(["--help"])
     assert exit_.value.code == 0
-
-
-def test_run_folder_markers_agree_with_the_weights_sources():
-    from deeplab.training.run_folder import CHECKPOINT_DIR, MODEL_CONFIG_FILE
-    from deeplab.weights.sources import TRAINING_RUN_MARKERS
-
-    assert set(TRAINING_RUN_MARKERS) == {MODEL_CONFIG_FILE, CHECKPOINT_DIR}

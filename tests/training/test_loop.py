@@ -23,7 +23,7 @@ from deeplab.config import ModelConfig, PASCAL_VOC_CLASSES
 from deeplab.model import build_deeplab
 from deeplab.training.config import load_experiment
 from deeplab.training.losses import segmentation_loss
-from deeplab.training.run_folder import is_run_folder, load_run_model
+from deeplab.weights.run_folder import is_run_folder, load_run_model
 from deeplab.training.trainer import Trainer, TrainingDiverged
 from conftest import PROJECT_ROOT
 from data_fixtures import write_folder_dataset
@@ -49,7 +49,7 @@ def test_a_few_steps_lower_the_loss(data_root, tmp_path):
     keras.utils.set_random_seed(0)
     experiment = load_experiment(None, tiny_overrides(data_root, **{
         "schedule.steps": 16, "schedule.learning_rate": 0.1}))
-    trainer = Trainer(experiment, tmp_path / "run", log=lambda m: None)
+    trainer = Trainer(experiment, tmp_path / "run")
     images, labels = _fixed_batch(data_root)
 
     def loss():
@@ -64,7 +64,7 @@ def test_a_few_steps_lower_the_loss(data_root, tmp_path):
     assert list((tmp_path / "run" / "train").glob("events.out.tfevents*"))
 
 
-def test_killed_run_resumes_from_its_saved_step(data_root, tmp_path):
+def test_killed_run_resumes_from_its_saved_step(data_root, tmp_path, logged):
     model_dir = tmp_path / "run"
     command = [sys.executable, str(PROJECT_ROOT / "train.py"), "--model-dir", str(model_dir),
                "--steps", "100000"]
@@ -93,10 +93,9 @@ def test_killed_run_resumes_from_its_saved_step(data_root, tmp_path):
 
     experiment = load_experiment(
         None, tiny_overrides(data_root, **{"schedule.steps": saved_step + 2}))
-    messages = []
-    trainer = Trainer(experiment, model_dir, log=messages.append)
+    trainer = Trainer(experiment, model_dir)
     assert trainer.current_step() == saved_step
-    assert any(f"step {saved_step}" in m for m in messages)
+    assert any(f"step {saved_step}" in m for m in logged)
     for restored, saved in zip(trainer.model.weights, reference.weights):
         np.testing.assert_array_equal(restored.numpy(), saved.numpy())
     result = trainer.train()
@@ -106,18 +105,18 @@ def test_killed_run_resumes_from_its_saved_step(data_root, tmp_path):
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data_root, tmp_path):
     model_dir = tmp_path / "run"
     Trainer(load_experiment(None, tiny_overrides(data_root, **{"schedule.steps": 2})),
-            model_dir, log=lambda m: None).train()
+            model_dir).train()
     good = tf.train.latest_checkpoint(str(model_dir / "checkpoints"))
     broken = load_experiment(None, tiny_overrides(
         data_root, **{"schedule.steps": 6, "schedule.learning_rate": 1e35}))
-    trainer = Trainer(broken, model_dir, log=lambda m: None)
+    trainer = Trainer(broken, model_dir)
     with pytest.raises(TrainingDiverged, match="ckpt-2"):
         trainer.train()
     assert tf.train.latest_checkpoint(str(model_dir / "checkpoints")) == good
     assert not list((model_dir / "checkpoints").glob("ckpt-3*"))
 
 
-def test_class_change_starts_the_head_from_the_matching_old_rows(data_root, tmp_path):
+def test_class_change_starts_the_head_from_the_matching_old_rows(data_root, tmp_path, logged):
     source_config = ModelConfig("mobilenet_v2", 0.5, 21, 16)
     source = build_deeplab(source_config)
     rng = np.random.default_rng(1)
@@ -126,8 +125,7 @@ def test_class_change_starts_the_head_from_the_matching_old_rows(data_root, tmp_
     experiment = load_experiment(None, tiny_overrides(data_root) + [
         "model.weights=pascal-source", "model.architecture={}",
         "model.class_names=[background, person]"])
-    messages = []
-    trainer = Trainer(experiment, tmp_path / "run", log=messages.append,
+    trainer = Trainer(experiment, tmp_path / "run",
                       resolve_weights=lambda name: (source, source_config))
     kernel, bias = trainer.model.get_layer("logits.semantic").get_weights()
     old_kernel, old_bias = logits.get_weights()
@@ -140,7 +138,7 @@ def test_class_change_starts_the_head_from_the_matching_old_rows(data_root, tmp_
         for new, old in zip(trainer.model.get_layer(name).get_weights(),
                             source.get_layer(name).get_weights()):
             np.testing.assert_array_equal(new, old)
-    report = "\n".join(messages)
+    report = "\n".join(logged)
     assert "person <- person (row 15)" in report and "background <- background (row 0)" in report
     assert trainer.init_report.not_restored == []
 
@@ -148,7 +146,7 @@ def test_class_change_starts_the_head_from_the_matching_old_rows(data_root, tmp_
 def test_run_folder_is_a_weights_source(data_root, tmp_path):
     model_dir = tmp_path / "run"
     trainer = Trainer(load_experiment(None, tiny_overrides(data_root, **{"schedule.steps": 2})),
-                      model_dir, log=lambda m: None)
+                      model_dir)
     trainer.train()
     assert is_run_folder(model_dir) and not is_run_folder(tmp_path)
     model, config = load_run_model(model_dir)
@@ -164,7 +162,7 @@ def test_frozen_batch_norm_and_mixed_precision(data_root, tmp_path):
     experiment = load_experiment(None, tiny_overrides(data_root, **{
         "schedule.steps": 2, "runtime.precision": "mixed_bfloat16",
         "model.freeze_batch_norm": "true"}))
-    trainer = Trainer(experiment, tmp_path / "run", log=lambda m: None)
+    trainer = Trainer(experiment, tmp_path / "run")
     assert keras.mixed_precision.dtype_policy().name == "float32"  # global policy untouched
     conv = trainer.model.get_layer("MobilenetV2.Conv")
     batch_norm = trainer.model.get_layer("MobilenetV2.Conv.BatchNorm")

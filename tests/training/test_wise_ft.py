@@ -32,7 +32,7 @@ def test_a_run_is_averaged_with_the_start_rebuilt_from_its_folder(tmp_path):
     from deeplab.config import ModelConfig
     from deeplab.model import build_deeplab, save_model
     from deeplab.training.config import load_experiment
-    from deeplab.training.run_folder import load_run_model
+    from deeplab.weights.run_folder import load_run_model
     from deeplab.training.trainer import Trainer
     from deeplab.training.wise_ft import wise_ft_model
 
@@ -42,7 +42,7 @@ def test_a_run_is_averaged_with_the_start_rebuilt_from_its_folder(tmp_path):
     experiment = load_experiment(None, tiny_overrides(data_root, **{"schedule.steps": 2}) + [
         f"model.weights={source}", "model.architecture={}",
         "model.class_names=[background, person]"])
-    Trainer(experiment, tmp_path / "run", log=lambda m: None).train()
+    Trainer(experiment, tmp_path / "run").train()
 
     trained, _ = load_run_model(tmp_path / "run")
     start, _ = wise_ft_model(tmp_path / "run", 0.0)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 import tarfile
-import types
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,7 @@ from weights_fixtures import (
     write_release_archive, write_release_folder)
 
 from deeplab.config import CITYSCAPES_CLASSES, PASCAL_VOC_CLASSES, PERSON_CLASSES
-from deeplab.weights import registry
+from deeplab.weights import registry, sources
 from deeplab.weights.download import CACHE_ENV_VAR
 from deeplab.weights.errors import ArchiveError, UnknownSourceError, WeightsError
 from deeplab.weights.sources import load_release, resolve_model
@@ -195,14 +193,12 @@ def test_resolve_model_fails_loudly_on_unmapped_or_misshapen_variables(tmp_path,
         resolve_model(tmp_path / "missing" / "model.ckpt")
 
 
-def test_training_run_folders_go_to_the_extension_point(tmp_path, monkeypatch):
+def test_training_run_folders_go_to_the_run_folder_loader(tmp_path, monkeypatch):
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
     calls = []
-    module = types.ModuleType("deeplab.training.run_folder")
-    module.load_run_model = lambda path, output_stride=None: calls.append(
-        (Path(path), output_stride)) or ("model", "config")
-    monkeypatch.setitem(sys.modules, "deeplab.training.run_folder", module)
+    monkeypatch.setattr(sources, "load_run_model", lambda path, output_stride=None: calls.append(
+        (Path(path), output_stride)) or ("model", "config"))
     assert resolve_model(run, output_stride=16) == ("model", "config")
     assert calls == [(run, 16)]
     with pytest.raises(WeightsError, match="training run folder"):

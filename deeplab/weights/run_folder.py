@@ -1,21 +1,24 @@
 """A training run folder as a weights source: ``export.py --weights RUN_DIR`` and ``infer.py``.
 
-``is_run_folder(path)`` says whether ``path`` is one; ``load_run_model(path)`` rebuilds the
-network from its ``model_config.json`` and restores the newest checkpoint that actually reads
-(a truncated or corrupt newer one is skipped, and said so on stderr), falling back to the final
+The one place that knows what a run folder holds (training writes it with these names).
+``is_run_folder(path)`` says whether ``path`` is a complete one, ``is_training_run(path)``
+whether it looks like one (loose on purpose: a damaged run folder still goes to the loader, whose
+error says what is missing); ``load_run_model(path)`` rebuilds the network from its
+``model_config.json`` and restores the newest checkpoint that actually reads (a truncated or
+corrupt newer one is skipped, and logged as a warning), falling back to the final
 ``model.keras`` when no checkpoint restores or they are gone.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from deeplab.config import ModelConfig
-from deeplab.training.checkpoints import (NoRestorableCheckpoint, checkpoints_on_disk,
-                                          describe_skipped, newest_restorable)
+from deeplab.weights.run_checkpoints import (NoRestorableCheckpoint, checkpoints_on_disk,
+                                             describe_skipped, newest_restorable)
 
 if TYPE_CHECKING:
     import keras
@@ -26,6 +29,10 @@ CHECKPOINT_DIR = "checkpoints"
 HISTORY_FILE = "history.jsonl"
 EVAL_FILE = "eval.jsonl"
 MODEL_FILE = "model.keras"
+#: Any of these makes a folder look like a training run (:func:`is_training_run`).
+RUN_MARKERS = (MODEL_CONFIG_FILE, CHECKPOINT_DIR)
+
+log = logging.getLogger(__name__)
 
 
 def read_model_config(path: str | os.PathLike) -> ModelConfig | None:
@@ -56,14 +63,16 @@ def is_run_folder(path: str | os.PathLike) -> bool:
     return bool(checkpoints_on_disk(path / CHECKPOINT_DIR)) or (path / MODEL_FILE).is_file()
 
 
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
+def is_training_run(path: str | os.PathLike) -> bool:
+    """A folder that has any of :data:`RUN_MARKERS`: complete or damaged, a run folder."""
+    path = Path(path)
+    return path.is_dir() and any((path / marker).exists() for marker in RUN_MARKERS)
 
 
-def load_run_model(path: str | os.PathLike, output_stride: int | None = None,
-                   log: Callable[[str], None] = _stderr) -> tuple[keras.Model, ModelConfig]:
+def load_run_model(path: str | os.PathLike, output_stride: int | None = None
+                   ) -> tuple[keras.Model, ModelConfig]:
     """(model, config) of a run folder, with the weights of its newest checkpoint that restores
-    (skipped ones are reported through ``log``), else of its ``model.keras``.
+    (skipped ones are logged as warnings), else of its ``model.keras``.
 
     ``output_stride`` rebuilds the network at another stride (same weights; ASPP rates scaled).
     """
@@ -87,12 +96,12 @@ def load_run_model(path: str | os.PathLike, output_stride: int | None = None,
     except NoRestorableCheckpoint as error:
         if not (path / MODEL_FILE).is_file():
             raise ValueError(f"{path}: {error}, and there is no {MODEL_FILE}") from None
-        log(f"{path}: {error}; using {MODEL_FILE} instead")
+        log.warning(f"{path}: {error}; using {MODEL_FILE} instead")
         restored, skipped = None, []
     for message in describe_skipped(skipped):
-        log(f"{path}: {message}")
+        log.warning(f"{path}: {message}")
     if restored is None:
         trained, config = load_model(path / MODEL_FILE)
     elif skipped:
-        log(f"{path}: using {Path(restored.prefix).name} (step {restored.step})")
+        log.warning(f"{path}: using {Path(restored.prefix).name} (step {restored.step})")
     return rebuild_at_output_stride(trained, config, output_stride)
