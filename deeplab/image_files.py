@@ -16,8 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-#: Photo formats OpenCV decodes here (``tf.io.decode_image`` lacks WebP: see deeplab.data.folder).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+#: The one list of image file suffixes. Photo formats OpenCV decodes here (portrait mode, export
+#: check and calibration images) ...
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+#: ... those ``tf.io.decode_image`` decodes too (training data sets: no WebP, no TIFF) ...
+TF_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+#: ... and the JPEG ones (a JPEG photo is written back as JPEG).
+JPEG_SUFFIXES = (".jpg", ".jpeg")
 EXIF_ORIENTATION_TAG = 0x0112
 
 

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deeplab.data.config import IGNORE_LABEL, DataConfig
-from deeplab.data.folder import (IMAGE_SUFFIXES, FolderExample, find_list_file, folder_examples,
-                                 list_folder_pairs)
+from deeplab.data.folder import FolderExample, find_list_file, folder_examples, list_folder_pairs
+from deeplab.image_files import IMAGE_SUFFIXES, JPEG_SUFFIXES, TF_IMAGE_SUFFIXES
 
 #: Photo formats people put in images/ that the tf.data decoders cannot read.
-UNSUPPORTED_SUFFIXES = (".webp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif")
+UNSUPPORTED_SUFFIXES = tuple(s for s in IMAGE_SUFFIXES if s not in TF_IMAGE_SUFFIXES) + (
+    ".gif", ".heic", ".heif", ".avif")
 #: Class names that 0/255 person masks (foreground = class 1) may train as class 1.
 PERSON_NAMES = ("person", "people", "human", "foreground")
 #: At most this many problems are listed (the count says how many there were).
@@ -114,13 +115,13 @@ def _layout_problems(root: Path) -> list[str]:
         suffix = path.suffix.lower()
         if suffix in UNSUPPORTED_SUFFIXES:
             problems.append(f"{path}: {suffix} photos cannot be read by training "
-                            f"(use {', '.join(IMAGE_SUFFIXES)})")
-        elif suffix in IMAGE_SUFFIXES:
+                            f"(use {', '.join(TF_IMAGE_SUFFIXES)})")
+        elif suffix in TF_IMAGE_SUFFIXES:
             images.setdefault(path.stem, []).append(path)
     masks = {p.stem: p for p in (root / "masks").iterdir()
              if p.is_file() and p.suffix.lower() == ".png"}
     lossy = sorted(str(p) for p in (root / "masks").iterdir()
-                   if p.is_file() and p.suffix.lower() in (".jpg", ".jpeg", ".webp"))
+                   if p.is_file() and p.suffix.lower() in (*JPEG_SUFFIXES, ".webp"))
     if lossy:
         shown = ", ".join(lossy[:3]) + (", ..." if len(lossy) > 3 else "")
         problems.append(f"{len(lossy)} mask(s) saved lossily ({shown}): masks must be PNG "

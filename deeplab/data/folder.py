@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+from deeplab.image_files import TF_IMAGE_SUFFIXES
+
 LIST_DIRS = (".", "lists", "splits", "ImageSets/Segmentation")
 
 
@@ -48,7 +49,7 @@ def list_folder_pairs(root: str | Path) -> dict[str, FolderExample]:
             raise FileNotFoundError(
                 f"{folder} not found: a folder data set needs {root}/images/ and {root}/masks/")
     images = {p.stem: p for p in sorted(images_dir.iterdir())
-              if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()}
+              if p.suffix.lower() in TF_IMAGE_SUFFIXES and p.is_file()}
     masks = {p.stem: p for p in sorted(masks_dir.iterdir())
              if p.suffix.lower() == ".png" and p.is_file()}
     pairs = {stem: FolderExample(stem, str(images[stem]), str(masks[stem]))

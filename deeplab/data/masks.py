@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from deeplab.data.config import IGNORE_LABEL
 from deeplab.image_files import read_mask
+from deeplab.palette import voc_colormap
 
 #: A 0/255 binary mask's pixel is foreground (class 1) from this grey level up.
 BINARY_THRESHOLD = 128
@@ -66,21 +67,6 @@ def detect_mask_encoding(mask_paths: Iterable[str | Path], sample: int = 16) -> 
     for path in paths:
         seen.update(np.unique(read_mask(path)).tolist())
     return "binary" if seen <= {0, IGNORE_LABEL} and IGNORE_LABEL in seen else "class_ids"
-
-
-# PASCAL VOC colour map: class i gets the colour built from the bits of i (the devkit's rule).
-def voc_colormap(num_colors: int = 256) -> np.ndarray:
-    """``[num_colors, 3]`` uint8 RGB colours of the PASCAL VOC palette."""
-    colors = np.zeros((num_colors, 3), np.uint8)
-    for index in range(num_colors):
-        value, r, g, b = index, 0, 0, 0
-        for shift in range(7, -1, -1):
-            r |= (value & 1) << shift
-            g |= ((value >> 1) & 1) << shift
-            b |= ((value >> 2) & 1) << shift
-            value >>= 3
-        colors[index] = (r, g, b)
-    return colors
 
 
 def colorize(labels: np.ndarray) -> np.ndarray:

@@ -20,8 +20,8 @@ import numpy as np
 import tensorflow as tf
 
 from deeplab.data.config import IGNORE_LABEL, DataConfig
-from deeplab.data.masks import voc_colormap
 from deeplab.data.pipeline import finish_example, parallel_calls, shard_for_worker
+from deeplab.palette import voc_colormap
 
 VOC_NUM_CLASSES = 21
 

@@ -30,7 +30,7 @@ from deeplab.portrait.models import BACKENDS, DEFAULT_WEIGHTS
 from deeplab.portrait.presence import IF_EMPTY_CHOICES
 from deeplab.portrait.render import VIDEO_INPUT_SIZE
 from deeplab.portrait.quiet import quiet_environment
-from deeplab.portrait.io import VIDEO_EXTENSIONS
+from deeplab.portrait.io import VIDEO_SUFFIXES
 from deeplab.portrait.video_io import DEFAULT_CRF, ENCODERS, default_codec
 
 MAX_BLUR_RADIUS = 2000.0  # px: beyond a 12-MP photo's diagonal/2, nothing changes
@@ -161,7 +161,7 @@ def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
     for entry in args.inputs:
         suffix = Path(entry).suffix.lower()
-        if suffix in VIDEO_EXTENSIONS and (args.video_codec or args.crf is not None):
+        if suffix in VIDEO_SUFFIXES and (args.video_codec or args.crf is not None):
             try:
                 check_codec(args.video_codec or default_codec(suffix), suffix, args.crf)
             except ValueError as error:

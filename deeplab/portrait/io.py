@@ -15,16 +15,18 @@ import cv2
 import numpy as np
 
 from deeplab.atomic import write_bytes_atomic, write_bytes_exclusive
-from deeplab.image_files import EXIF_ORIENTATION_TAG, Photo, UnreadableImageError, decode_image
+from deeplab.image_files import (EXIF_ORIENTATION_TAG, IMAGE_SUFFIXES, JPEG_SUFFIXES, Photo,
+                                 UnreadableImageError, decode_image)
 from deeplab.image_files import read_photo as read_image
 
-__all__ = ["EXIF_ORIENTATION_TAG", "IMAGE_EXTENSIONS", "JPEG_EXTENSIONS", "VIDEO_EXTENSIONS",
+__all__ = ["EXIF_ORIENTATION_TAG", "IMAGE_EXTENSIONS", "IMAGE_SUFFIXES", "JPEG_EXTENSIONS",
+           "JPEG_SUFFIXES", "VIDEO_EXTENSIONS", "VIDEO_SUFFIXES",
            "Photo", "UnreadableImageError", "decode_image", "encode_image", "read_image",
            "read_matte", "write_image"]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
-JPEG_EXTENSIONS = (".jpg", ".jpeg")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
+#: The names the portrait pipeline imports (the one list is :data:`IMAGE_SUFFIXES`).
+IMAGE_EXTENSIONS, JPEG_EXTENSIONS, VIDEO_EXTENSIONS = IMAGE_SUFFIXES, JPEG_SUFFIXES, VIDEO_SUFFIXES
 
 
 def read_matte(path: str | os.PathLike, size_hw: tuple[int, int] | None = None) -> np.ndarray:
@@ -65,11 +67,11 @@ def encode_image(image: np.ndarray, extension: str, jpeg_quality: int = 95) -> b
     if image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     elif image.ndim == 3 and image.shape[2] == 4:
-        if extension in JPEG_EXTENSIONS:
+        if extension in JPEG_SUFFIXES:
             raise ValueError("JPEG cannot store alpha: write RGBA images as .png")
         image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
     params: list[int] = []
-    if extension in JPEG_EXTENSIONS:
+    if extension in JPEG_SUFFIXES:
         params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]
     elif extension == ".png":
         params = [cv2.IMWRITE_PNG_COMPRESSION, 1]

@@ -226,21 +226,6 @@ def refine(image: np.ndarray, probability: np.ndarray, config: MatteConfig = Mat
     return RefinedMatte(alpha8, tiles, low_matte)
 
 
-def refine_matte_levels(image: np.ndarray, probability: np.ndarray,
-                        config: MatteConfig = MatteConfig(), working: Shrunk | None = None,
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """(full-resolution float32 matte, float32 matte at the working resolution)."""
-    refined = refine(image, probability, config, working)
-    return refined.as_float(), refined.low
-
-
-def refine_matte(image: np.ndarray, probability: np.ndarray,
-                 config: MatteConfig = MatteConfig(), working: Shrunk | None = None,
-                 ) -> np.ndarray:
-    """Full-resolution float32 matte in [0, 1] from a working-resolution subject probability."""
-    return refine(image, probability, config, working).as_float()
-
-
 def upsample_probability(probability: np.ndarray, height: int, width: int) -> np.ndarray:
     """Plain bilinear upsampling of a soft probability (no refinement), float32."""
     return cv2.resize(probability.astype(np.float32, copy=False), (width, height),

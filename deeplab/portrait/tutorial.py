@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from deeplab.palette import voc_colormap
+
 TUTORIAL_KERNEL = 13  # cv2.blur((13, 13))
 
 
@@ -50,21 +52,10 @@ def tutorial_blur(image: np.ndarray, mask: np.ndarray, kernel_size: int = TUTORI
     return np.where(mask3, foreground, blurred).astype(np.uint8)
 
 
-def pascal_label_colormap(size: int = 256) -> np.ndarray:
-    """The PASCAL VOC colour map ([size, 3] uint8): bits of the label spread over R, G, B."""
-    colormap = np.zeros((size, 3), dtype=np.int64)
-    labels = np.arange(size, dtype=np.int64)
-    for shift in range(7, -1, -1):
-        for channel in range(3):
-            colormap[:, channel] |= ((labels >> channel) & 1) << shift
-        labels >>= 3
-    return colormap.astype(np.uint8)
-
-
 def tutorial_overlay(image: np.ndarray, labels_full: np.ndarray, opacity: float = 0.7
                      ) -> np.ndarray:
     """The tutorial's inspection view: colour-mapped labels drawn over the photo at 70%."""
-    colours = pascal_label_colormap()[np.asarray(labels_full, np.int64) % 256]
+    colours = voc_colormap()[np.asarray(labels_full, np.int64) % 256]
     blended = image.astype(np.float32) * (1 - opacity) + colours.astype(np.float32) * opacity
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 

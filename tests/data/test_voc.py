@@ -6,9 +6,9 @@ import numpy as np
 from PIL import Image
 
 from deeplab.data.config import DataConfig
-from deeplab.data.masks import voc_colormap
 from deeplab.data.pipeline import source_dataset
 from deeplab.data.voc import voc_split_stems
+from deeplab.palette import voc_colormap
 
 
 def _write_voc(root, rng):
