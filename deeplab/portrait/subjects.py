@@ -1,0 +1,52 @@
+"""Which of the people found in a photo are its subject: the main one and those as prominent.
+
+A fast lens focuses on the subject; passers-by further back fall out of focus with the rest of
+the scene. A person network finds every person, so portrait mode keeps a found region only when
+its area is at least ``min_area_fraction`` of the largest one (a group of similar size stays
+whole) and hands the others to the background. Both sets this project is scored on (person_dev,
+CCP) label only the main subject, as a portrait photographer would.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+SUBJECT_CHOICES = ("main", "all")
+#: A region smaller than this fraction of the largest one is a passer-by, not a subject.
+MAIN_SUBJECT_AREA_FRACTION = 0.25
+
+
+def keep_main_subjects(probability: np.ndarray,
+                       min_area_fraction: float = MAIN_SUBJECT_AREA_FRACTION,
+                       threshold: float = 0.5) -> np.ndarray:
+    """``probability`` ([h, w] in [0, 1]) with the regions of minor people set to 0.
+
+    Regions are the 8-connected parts of ``probability > threshold``. A dropped region takes its
+    soft fringe with it (the ramp the network's upsampling leaves around it, about 1.5% of the
+    longer side), except where that fringe also borders a kept region. The input is not modified;
+    when nothing is dropped it is returned as it is.
+    """
+    if not 0.0 <= min_area_fraction <= 1.0:
+        raise ValueError(f"min_area_fraction must be in [0, 1], got {min_area_fraction}")
+    probability = np.asarray(probability)
+    if probability.ndim != 2:
+        raise ValueError(f"expected an [h, w] probability, got shape {probability.shape}")
+    found = (probability > threshold).astype(np.uint8)
+    count, regions, stats, _ = cv2.connectedComponentsWithStats(found, connectivity=8)
+    if count <= 2 or min_area_fraction == 0.0:  # background plus at most one region
+        return probability
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.zeros(count, bool)
+    keep[1:] = areas >= min_area_fraction * areas.max()
+    if keep[1:].all():
+        return probability
+    dropped = (~keep[regions] & (regions > 0)).astype(np.uint8)
+    kept = (keep[regions] & (regions > 0)).astype(np.uint8)
+    radius = max(2, round(0.015 * max(probability.shape)))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    zone = cv2.dilate(dropped, disc).astype(bool) & ~cv2.dilate(kept, disc).astype(bool)
+    zone |= dropped.astype(bool)
+    result = probability.copy()
+    result[zone] = 0
+    return result
