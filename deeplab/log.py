@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from deeplab import progress
+
 ROOT = "deeplab"
 
 
@@ -52,8 +54,6 @@ def configure(quiet: bool = False, verbose: bool = False) -> logging.Logger:
     logger.addHandler(_Terminal())
     logger.setLevel(level_for(quiet, verbose))
     logger.propagate = False
-    from deeplab import progress
-
     progress.show_bars(not quiet)
     return logger
 

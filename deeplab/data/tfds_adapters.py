@@ -16,7 +16,7 @@ from typing import Callable
 import tensorflow as tf
 
 from deeplab.data.config import IGNORE_LABEL, DataConfig
-from deeplab.data.pipeline import finish_example, parallel_calls
+from deeplab.data.examples import finish_example, parallel_calls
 
 COCO_PANOPTIC_PERSON_LABEL = 0
 ADE20K_INSTANCE_PERSON_CATEGORY = 4

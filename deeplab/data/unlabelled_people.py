@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deeplab.data.folder import list_folder_pairs
+from deeplab.image_files import read_rgb
 from deeplab.log import add_output_flags, configure
 from deeplab.progress import progress_bar
 
@@ -100,9 +102,6 @@ def rewrite_folder(source: str | os.PathLike, destination: str | os.PathLike,
     ``source``; ``destination/images`` links to the source's photos. Refuses an existing
     ``destination`` (nothing is overwritten)."""
     import cv2
-
-    from deeplab.data.folder import list_folder_pairs
-    from deeplab.image_files import read_rgb
 
     source, destination = Path(source).resolve(), Path(destination)
     if destination.exists():

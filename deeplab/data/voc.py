@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from deeplab.data.config import IGNORE_LABEL, DataConfig
-from deeplab.data.pipeline import finish_example, parallel_calls, shard_for_worker
+from deeplab.data.examples import finish_example, parallel_calls, shard_for_worker
 from deeplab.palette import voc_colormap
 
 VOC_NUM_CLASSES = 21

@@ -13,9 +13,13 @@ import os
 import sys
 from pathlib import Path
 
+from deeplab.data.checks import check_folder_dataset
+from deeplab.data.folder import find_list_file
 from deeplab.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED
 from deeplab.training.config import ExperimentConfig, load_experiment
-from deeplab.weights.run_folder import EXPERIMENT_FILE, RUN_MARKERS
+from deeplab.weights import WeightsError
+from deeplab.weights.run_folder import (EXPERIMENT_FILE, RUN_MARKERS, is_run_folder,
+                                        load_run_model)
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 1, 2, 3
 
@@ -77,11 +81,9 @@ def quick_start_overrides(weights: str | None, data: str | None, steps: int | No
 def evaluate_only(experiment: ExperimentConfig, model_dir: Path) -> dict[str, float]:
     """Score the run folder's latest weights, or the configured weights source (nothing is
     written). ``model.architecture.output_stride`` picks the stride to evaluate at."""
-    from deeplab.data.checks import check_folder_dataset
     from deeplab.data.pipeline import eval_dataset
     from deeplab.training.evaluation import evaluate
     from deeplab.training.trainer import model_from_weights
-    from deeplab.weights.run_folder import is_run_folder, load_run_model
 
     report = check_folder_dataset(experiment.data, [experiment.data.eval_split])
     report.raise_if_problems()
@@ -119,7 +121,6 @@ def run_from_args(*, config: str | None, model_dir: str, overrides: list[str],
     if experiment is None:
         return EXIT_BAD_INPUT
     from deeplab.training.trainer import CheckpointWriteError, TrainingDiverged
-    from deeplab.weights import WeightsError
 
     trainer = None
     try:
@@ -182,6 +183,4 @@ def _has_eval(experiment: ExperimentConfig) -> bool:
         return True
     if data.val_fraction > 0:
         return True
-    from deeplab.data.folder import find_list_file
-
     return find_list_file(Path(data.root), data.eval_split) is not None

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from deeplab.config import ModelConfig
 from deeplab.data.config import AugmentConfig, DataConfig, check_size
 from deeplab.training.typed_values import coerce
 
@@ -62,8 +63,6 @@ class ModelSection:
 
 def _architecture(values: dict[str, Any]) -> dict[str, Any]:
     """``model.architecture`` checked against ModelConfig's fields and types up front."""
-    from deeplab.config import ModelConfig
-
     hints = typing.get_type_hints(ModelConfig)
     unknown = sorted(set(values) - set(hints))
     if unknown:

@@ -37,6 +37,7 @@ from deeplab.atomic import write_text_atomic
 from deeplab.config import ModelConfig
 from deeplab.data.checks import DatasetReport, check_folder_dataset
 from deeplab.data.pipeline import eval_dataset, train_dataset
+from deeplab.model import build_deeplab, save_model
 from deeplab.progress import progress_bar
 from deeplab.training.config import ExperimentConfig, dump_experiment
 from deeplab.training.distribution import is_chief, make_strategy, per_replica_batch, worker_task
@@ -87,8 +88,6 @@ class TrainResult:
 
 def default_builder(config: ModelConfig) -> keras.Model:
     """The DeepLab network of ``config`` (:func:`deeplab.model.build_deeplab`)."""
-    from deeplab.model import build_deeplab
-
     return build_deeplab(config)
 
 
@@ -369,8 +368,6 @@ class Trainer:
         if stop.requested and result.step < end:  # a stop during the last step changes nothing
             result.stopped_by = "Ctrl-C" if stop.signal == signal.SIGINT else "SIGTERM"
         elif self.chief:
-            from deeplab.model import save_model
-
             try:
                 save_model(self.model, self.model_config, self.model_dir / MODEL_FILE)
             except OSError as error:

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from deeplab.log import add_output_flags, configure
+from deeplab.training.config import load_experiment
+from deeplab.weights.run_folder import EXPERIMENT_FILE, load_run_model
 
 
 def interpolate_weights(start: list[np.ndarray], trained: list[np.ndarray], alpha: float
@@ -37,9 +39,7 @@ def interpolate_weights(start: list[np.ndarray], trained: list[np.ndarray], alph
 def wise_ft_model(run_dir: str | Path, alpha: float, output_stride: int | None = None):
     """(model, config): the run's newest good weights averaged with its starting point."""
     from deeplab.model import build_deeplab, rebuild_at_output_stride
-    from deeplab.training.config import load_experiment
     from deeplab.training.trainer import model_from_weights
-    from deeplab.weights.run_folder import EXPERIMENT_FILE, load_run_model
 
     run_dir = Path(run_dir)
     experiment = load_experiment(run_dir / EXPERIMENT_FILE)
