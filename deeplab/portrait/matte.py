@@ -226,12 +226,6 @@ def refine(image: np.ndarray, probability: np.ndarray, config: MatteConfig = Mat
     return RefinedMatte(alpha8, tiles, low_matte)
 
 
-def upsample_probability(probability: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Plain bilinear upsampling of a soft probability (no refinement), float32."""
-    return cv2.resize(probability.astype(np.float32, copy=False), (width, height),
-                      interpolation=cv2.INTER_LINEAR)
-
-
 class TemporalSmoother:
     """Motion-adaptive exponential smoothing of a per-frame probability map (video).
 
