@@ -2,10 +2,13 @@
 
 The original demo resizes a photo so its longer side is the crop size (513); the graph pads
 bottom/right to the crop size with 127.5 and maps pixels to [-1, 1] as ``pixel * SCALE - 1``
-(padded pixels become exactly 0.0). This module imports neither TensorFlow nor Keras.
+(padded pixels become exactly 0.0). The arithmetic itself is :mod:`deeplab.contract_np` and
+:mod:`deeplab.contract_tf`. This module imports neither TensorFlow nor Keras.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,7 +19,16 @@ PAD_VALUE = 127.5
 SCALE = np.float32(2.0 / 255.0)
 
 
-def resized_size(height: int, width: int, crop_size: int = CROP_SIZE) -> tuple[int, int]:
-    """(h, w) with the longer side equal to ``crop_size`` (truncated as the demo's ``int()``)."""
-    ratio = crop_size / max(height, width)
-    return int(np.floor(ratio * height)), int(np.floor(ratio * width))
+@dataclass(frozen=True)
+class InputContract:
+    """What a runtime's ``predict_logits`` expects: one uint8 RGB image ``[h, w, 3]`` resized so
+    its longer side is ``crop_size`` (the working size; other sizes are resized first). The
+    runtime pads, normalises and upsamples the logits itself, as above.
+
+    ``fixed``: the artifact only runs ``crop_size`` (one padded ``[1, S, S, 3]`` crop, TFLite
+    and ONNX); otherwise it pads to at least ``crop_size`` and another working size needs only a
+    new runtime of the same weights.
+    """
+
+    crop_size: int = CROP_SIZE
+    fixed: bool = False

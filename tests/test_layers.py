@@ -109,7 +109,7 @@ def test_native_dilated_depthwise_equals_the_stock_layer(rng, rate, padding):
     ((64, 64), (512, 512), (385, 512)),
 ])
 def test_upsample_and_crop_equals_full_upsampling_then_crop(rng, source, padded, valid):
-    from deeplab.inference import upsample_and_crop
+    from deeplab.contract_tf import upsample_and_crop
 
     logits = tf.constant(rng.normal(size=(2, *source, 5)).astype(np.float32))
     expected = resize_bilinear_align_corners(logits, padded)[:, :valid[0], :valid[1]]

@@ -21,8 +21,8 @@ reference that exports are checked against.
 - :func:`with_precision`: the same network computing in ``bfloat16`` or ``float16`` (weights kept in
   float32, Keras mixed precision), logits still float32.
 
-:func:`optimize_for_inference` applies the exact ones in order; every export and ``Segmenter``
-use it by default.
+:func:`optimize_for_inference` applies the exact ones in order; every export and the Keras
+runtime (``deeplab.runtimes.Segmenter``) use it by default.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import keras
 import numpy as np
 
 from deeplab.layers import NativeDilatedDepthwiseConv2D
+from deeplab.precision import FLOAT_PRECISIONS, check_precision
 
-PRECISIONS = ("float32", "bfloat16", "float16")
 _CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
 
 
@@ -275,8 +275,7 @@ def with_precision(model: keras.Model, precision: str) -> keras.Model:
     Reduced precisions use Keras mixed precision (variables float32, maths in the low precision);
     the final ``logits.semantic`` layer stays float32 so argmax/softmax see float32 logits.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    check_precision(precision, FLOAT_PRECISIONS)
     if precision == "float32":
         return model
     policy = f"mixed_{precision}"
