@@ -37,13 +37,13 @@ from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
     convert_variables_to_constants_v2)
 
 from deeplab.atomic import write_text_atomic  # noqa: E402
-from deeplab.export.optimize import optimize_for_inference  # noqa: E402
-from deeplab.export.original_graph import OriginalGraph  # noqa: E402
 from deeplab.export.saved_model import InferenceOptions, write_saved_model  # noqa: E402
-from deeplab.export.tflite import TFLiteSegmenter, convert  # noqa: E402
+from deeplab.export.tflite import convert  # noqa: E402
 from deeplab.export.verify import folder_images  # noqa: E402
 from deeplab.image_files import read_rgb  # noqa: E402
-from deeplab.inference import IMAGE_SPEC, segment  # noqa: E402
+from deeplab.rewrites import optimize_for_inference  # noqa: E402
+from deeplab.runtimes import FrozenGraphRuntime, LiteRTRuntime, SavedModelRuntime  # noqa: E402
+from deeplab.runtimes import Segmenter  # noqa: E402
 from deeplab.weights import resolve_model  # noqa: E402
 
 SHARED = Path(os.environ.get("DEEPLAB_SHARED_DIR", ROOT.parent / "shared"))
@@ -148,7 +148,7 @@ def benchmark_config(name: str, image: np.ndarray, calibration, repeats: int,
     rows: list[Row] = []
     key = str(original_path)
     if key not in original_cache:
-        graph = OriginalGraph(original_path)
+        graph = FrozenGraphRuntime(original_path)
         ms, peak, growth, labels, _ = measure(lambda: graph.run(image), repeats)
         original_cache[key] = (labels, ms, peak, growth, graph)
     reference, original_ms, original_peak, original_growth, graph = original_cache[key]
@@ -162,11 +162,9 @@ def benchmark_config(name: str, image: np.ndarray, calibration, repeats: int,
 
     model, config = resolve_model(weights, output_stride=stride)
     crop = config.crop_size
-    batch = tf.constant(image[np.newaxis])
 
-    def keras_path(network):
-        run = tf.function(lambda x: segment(network, x, crop), input_signature=[IMAGE_SPEC])
-        return lambda: run(batch)[0].numpy()[0]
+    def keras_path(optimize: bool):
+        return Segmenter(model, config, optimize=optimize).predict_labels
 
     def add(path, run, note="", images=1):
         ms, peak, growth, labels, baseline_ms = measure(run, repeats, original_run)
@@ -175,9 +173,9 @@ def benchmark_config(name: str, image: np.ndarray, calibration, repeats: int,
                         ratio=ms / baseline_ms, note=note, batch=images))
         print(f"  {path}: {ms:.0f} ms", flush=True)
 
-    add("Keras float32", keras_path(model))
+    add("Keras float32", lambda run=keras_path(False): run(image))
     add("Keras, exact inference rewrites (BN folded, head simplified, native dilations)",
-        keras_path(optimize_for_inference(model, native_kernels=True)))
+        lambda run=keras_path(True): run(image))
     with tempfile.TemporaryDirectory(prefix="deeplab-bench-") as scratch:
         for label, options in ((DEFAULT_SAVED_MODEL,
                                  InferenceOptions()),
@@ -187,9 +185,10 @@ def benchmark_config(name: str, image: np.ndarray, calibration, repeats: int,
                                 InferenceOptions(precision="bfloat16"))):
             path = Path(scratch) / label.split()[0] / str(len(rows))
             write_saved_model(model, config, path, options=options)
-            serve = tf.saved_model.load(str(path)).signatures["serving_default"]
-            add(label, lambda: serve(images=batch)["labels"].numpy()[0])
+            runtime = SavedModelRuntime(path)
+            add(label, lambda: runtime.predict_labels(image))
             if label == DEFAULT_SAVED_MODEL:
+                serve = runtime.signatures["serving_default"]
                 four = tf.constant(np.repeat(image[np.newaxis], BATCH, axis=0))
                 add(f"{label}, batch of {BATCH}", lambda: serve(images=four)["labels"].numpy()[0],
                     note="throughput: ms per image", images=BATCH)
@@ -197,9 +196,9 @@ def benchmark_config(name: str, image: np.ndarray, calibration, repeats: int,
     for precision in ("float32", "float16", "int8"):
         content = convert(tflite_network, crop, precision,
                           calibration if precision == "int8" else ())
-        segmenter = TFLiteSegmenter(content, num_threads=2)
+        runtime = LiteRTRuntime(content, num_threads=2)
         add(f"TFLite {precision} (XNNPACK, 2 threads)",
-            lambda: segmenter.labels_at_working_size(image),
+            lambda: runtime.predict_labels(image),
             note=f"{len(content) / 1e6:.1f} MB")
     flops = model_gflops(model, crop)
     rows[0].ratio = 1.0

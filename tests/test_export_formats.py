@@ -11,9 +11,9 @@ import pytest
 import tensorflow as tf
 
 from deeplab.config import ModelConfig
-from deeplab.export import (ExportError, export, fold_batch_norm, optimize_for_inference,
-                            simplify_head, with_precision)
-from deeplab.export.optimize import foldable_pairs
+from deeplab.export import ExportError, export
+from deeplab.rewrites import (fold_batch_norm, foldable_pairs, optimize_for_inference,
+                              simplify_head, with_precision)
 from deeplab.export.verify import atomic_output, generated_images
 from deeplab.model import build_deeplab, save_model
 
@@ -77,16 +77,16 @@ def test_keras_export_round_trip(tiny_keras_file, tmp_path):
 
 @pytest.mark.parametrize("precision", ["float32", "float16"])
 def test_tflite_export_has_a_sidecar_and_agrees(tiny_keras_file, tmp_path, precision):
-    from deeplab.export.tflite import TFLiteSegmenter
+    from deeplab.runtimes import LiteRTRuntime
 
     output = tmp_path / f"tiny_{precision}.tflite"
     result = export(tiny_keras_file, output, format="tflite", precision=precision, samples=2,
                     min_agreement=0.9)
     assert result.agreement.pixels > 0
-    segmenter = TFLiteSegmenter(output)
-    assert segmenter.crop_size == TINY.crop_size
+    runtime = LiteRTRuntime(output)
+    assert runtime.crop_size == TINY.crop_size
     image = generated_images(1)[0][1]
-    labels = segmenter.labels_at_working_size(image)
+    labels = runtime.predict_labels(image)
     assert labels.dtype == np.int32 and max(labels.shape) == TINY.crop_size
     sidecar = json.loads(output.with_suffix(".json").read_text())
     assert sidecar["class_names"] == list(TINY.class_names)
@@ -120,14 +120,14 @@ def test_precision_must_fit_the_format(tiny_keras_file, tmp_path):
 
 
 def test_compat_archive_is_release_shaped(tiny_keras_file, tmp_path):
-    from deeplab.export.original_graph import OriginalGraph
+    from deeplab.runtimes import FrozenGraphRuntime
 
     output = tmp_path / "tiny_release.tar.gz"
     export(tiny_keras_file, output, format="compat", samples=2)
     with tarfile.open(output) as archive:
         assert archive.getnames() == ["tiny_release/frozen_inference_graph.pb"]
     image = generated_images(1)[0][1][:60, :97]
-    with OriginalGraph(output) as graph:
+    with FrozenGraphRuntime(output, crop_size=TINY.crop_size) as graph:
         labels = graph.run(image)
         operations = graph.graph.get_operations()
     assert labels.dtype == np.int64 and labels.shape == (60, 97)

@@ -9,9 +9,9 @@ import pytest
 import tensorflow as tf
 from conftest import shared_path
 
-from deeplab.export.original_graph import OriginalGraph
+from deeplab.contract_tf import resize_to_crop
 from deeplab.image_files import read_mask, read_rgb
-from deeplab.preprocessing import resize_to_crop
+from deeplab.runtimes import FrozenGraphRuntime, LiteRTRuntime
 from deeplab.training.metrics import SegmentationMetrics
 
 PORTRAIT_GRAPH = ("models", "portrait_mnv2_dm05", "frozen_inference_graph.pb")
@@ -23,7 +23,7 @@ def person_dev():
     graph_path = shared_path(*PORTRAIT_GRAPH)
     folder = shared_path("data", "person_dev")
     samples = []
-    with OriginalGraph(graph_path) as oracle:
+    with FrozenGraphRuntime(graph_path) as oracle:
         for image_path in sorted((folder / "images").iterdir()):
             image = resize_to_crop(read_rgb(image_path)[np.newaxis], 513).numpy()[0]
             mask = read_mask(folder / "masks" / f"{image_path.stem}.png")
@@ -84,7 +84,7 @@ def portrait_keras():
 def test_tflite_agreement_and_person_iou(portrait_keras, person_dev, tmp_path_factory):
     """Acceptance: float32 >= 99.9% equal to the original graph, int8 >= 98%, and the int8 person
     IoU within one point of the float model's."""
-    from deeplab.export.tflite import TFLiteSegmenter, export_tflite
+    from deeplab.export import export_model
 
     model, config = portrait_keras
     folder = tmp_path_factory.mktemp("tflite")
@@ -93,11 +93,12 @@ def test_tflite_agreement_and_person_iou(portrait_keras, person_dev, tmp_path_fa
     scores = {}
     for precision in ("float32", "int8"):
         output = folder / f"portrait_{precision}.tflite"
-        export_tflite(model, config, output, precision=precision, images=samples,
-                      calibration_dir=calibration_dir if precision == "int8" else None,
-                      calibration_limit=20)
-        segmenter = TFLiteSegmenter(output, num_threads=2)
-        labels = [segmenter.labels_at_working_size(image) for _, image, _, _ in person_dev]
+        export_model(model, config, output, format="tflite", precision=precision,
+                     images=samples,
+                     calibration_dir=calibration_dir if precision == "int8" else None,
+                     calibration_limit=20)
+        runtime = LiteRTRuntime(output, num_threads=2)
+        labels = [runtime.predict_labels(image) for _, image, _, _ in person_dev]
         scores[precision] = _score(labels, person_dev)
         print(f"\nTFLite {precision}: {scores[precision][0]:.4%} equal to the original graph; "
               f"person IoU {scores[precision][1]:.4f} (original {scores[precision][2]:.4f})")
@@ -110,31 +111,19 @@ def test_compat_archive_runs_like_the_demo(portrait_keras, saved_model_labels, p
                                           tmp_path_factory):
     """Acceptance: the archive, loaded exactly as the classic demo's DeepLabModel class loads a
     release, gives the SavedModel's labels on >= 99.9% of pixels."""
-    import os
-    import tarfile
-
-    from deeplab.export.compat import export_compat
+    from deeplab.export import export_model
 
     model, config = portrait_keras
     archive_path = tmp_path_factory.mktemp("compat") / "portrait_compat.tar.gz"
-    export_compat(model, config, archive_path,
-                  images=[(name, image) for name, image, _, _ in person_dev[:2]])
+    export_model(model, config, archive_path, format="compat",
+                 images=[(name, image) for name, image, _, _ in person_dev[:2]])
 
-    graph_def = None
-    with tarfile.open(archive_path) as archive:  # the demo: first member named like the graph
-        for member in archive.getmembers():
-            if "frozen_inference_graph" in os.path.basename(member.name):
-                graph_def = tf.compat.v1.GraphDef.FromString(archive.extractfile(member).read())
-                break
-    assert graph_def is not None
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.compat.v1.import_graph_def(graph_def, name="")
     equal = total = 0
-    with tf.compat.v1.Session(graph=graph) as session:
+    # the demo's way: the first archive member named like the graph, in a tf.compat.v1 session
+    with FrozenGraphRuntime(archive_path) as demo_graph:
         # the photos are already resized as the demo resizes them (longer side 513)
         for ours, (_name, resized, _mask, _oracle) in zip(saved_model_labels, person_dev):
-            demo = session.run("SemanticPredictions:0", {"ImageTensor:0": [resized]})[0]
+            demo = demo_graph.run(resized)
             assert demo.shape == ours.shape and demo.dtype == np.int64
             equal += np.count_nonzero(demo == ours)
             total += demo.size

@@ -154,7 +154,7 @@ def test_unknown_source_fails_cleanly(tmp_path, capsys):
 
 def test_failed_check_deletes_the_artifact(tmp_path):
     from deeplab.config import ModelConfig
-    from deeplab.export import VerificationError, export_saved_model
+    from deeplab.export import VerificationError, export_model
     from deeplab.export.verify import generated_images
     from deeplab.model import build_deeplab
 
@@ -163,7 +163,7 @@ def test_failed_check_deletes_the_artifact(tmp_path):
     target = tmp_path / "never"
     with pytest.raises(VerificationError, match="deleted"):
         # agreement can never exceed 100%: the check must fail and clean up
-        export_saved_model(model, config, target, images=generated_images(1),
-                           min_agreement=1.01)
+        export_model(model, config, target, format="saved_model", images=generated_images(1),
+                     min_agreement=1.01)
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []

@@ -11,13 +11,12 @@ import tarfile
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow.core.protobuf import rewriter_config_pb2
 
 from conftest import shared_path
-from deeplab.inference import Segmenter
+from deeplab.contract_tf import pad_and_normalize
 from deeplab.layers import resize_bilinear_align_corners
 from deeplab.model import assign_original_weights, build_deeplab
-from deeplab.preprocessing import pad_and_normalize
+from deeplab.runtimes import FrozenGraphRuntime, Segmenter
 
 ARCHIVE = "deeplabv3_mnv2_pascal_train_aug_2018_01_29.tar.gz"
 REFERENCE_NAMES = ("astronaut", "image1", "image2", "image3", "vikram10")
@@ -55,16 +54,8 @@ def reference(name):
 @pytest.fixture(scope="module")
 def original_graph_logits(release_dir):
     """The original frozen graph run here through tf.compat.v1 (grappler fusions off)."""
-    graph_def = tf.compat.v1.GraphDef()
-    graph_def.ParseFromString((release_dir / "frozen_inference_graph.pb").read_bytes())
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.import_graph_def(graph_def, name="")
-    config = tf.compat.v1.ConfigProto()
-    config.graph_options.rewrite_options.remapping = rewriter_config_pb2.RewriterConfig.OFF
-    with tf.compat.v1.Session(graph=graph, config=config) as session:
-        return {name: session.run("logits/semantic/BiasAdd:0",
-                                  {"ImageTensor:0": reference(name)[0]})
+    with FrozenGraphRuntime(release_dir / "frozen_inference_graph.pb", remapping=False) as graph:
+        return {name: graph.fetch("logits/semantic/BiasAdd:0", reference(name)[0][0])
                 for name in REFERENCE_NAMES}
 
 

@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 from conftest import PROJECT_ROOT, shared_path
+from deeplab import contract_np
 from deeplab.portrait import litert
+from deeplab.runtimes.litert import LiteRTRuntime
 from deeplab.portrait.io import read_image, write_image
 from deeplab.portrait.render import working_image
 
@@ -27,7 +29,8 @@ PERSON_DEV = ("data", "person_dev")
 # -- pre/post-processing ------------------------------------------------------------------------
 def test_network_input_pads_with_exact_zero_and_scales_like_the_graph(rng):
     image = rng.integers(0, 256, (40, 65, 3), dtype=np.uint8)
-    prepared, valid = litert.network_input(image, 65)
+    resized = contract_np.resize_to_crop(image[None], 65)
+    prepared, valid = contract_np.pad_and_normalize(resized, 65), resized.shape[1:3]
     assert prepared.shape == (1, 65, 65, 3) and prepared.dtype == np.float32
     assert valid == (40, 65)
     assert np.all(prepared[0, 40:] == 0.0)
@@ -37,11 +40,12 @@ def test_network_input_pads_with_exact_zero_and_scales_like_the_graph(rng):
 
 def test_network_input_matches_tensorflow_preprocessing(rng):
     tf = pytest.importorskip("tensorflow")
-    from deeplab.preprocessing import pad_and_normalize, resize_to_crop
+    from deeplab.contract_tf import pad_and_normalize, resize_to_crop
 
     for shape in [(97, 150, 3), (33, 20, 3)]:  # downscaled and upscaled to the crop
         image = rng.integers(0, 256, shape, dtype=np.uint8)
-        ours, valid = litert.network_input(image, 65)
+        ours_resized = contract_np.resize_to_crop(image[None], 65)
+        ours, valid = contract_np.pad_and_normalize(ours_resized, 65), ours_resized.shape[1:3]
         resized = resize_to_crop(tf.constant(image[None]), 65)
         theirs = pad_and_normalize(resized, 65).numpy()
         assert valid == tuple(resized.shape[1:3])
@@ -58,7 +62,7 @@ def test_upsample_logits_is_tensorflows_align_corners_resize(rng):
 
     logits = rng.normal(size=(1, 17, 17, 5)).astype(np.float32)
     expected = resize_bilinear_align_corners(tf.constant(logits), [129, 129]).numpy()[0]
-    ours = litert.upsample_logits(logits[0], (129, 129), (100, 77))
+    ours = contract_np.upsample_and_crop(logits, (129, 129), (100, 77))[0]
     assert np.array_equal(ours, expected[:100, :77])
 
 
@@ -138,7 +142,7 @@ def test_cache_key_follows_content_crop_and_precision(tmp_path, real_model, cach
 def test_litert_agrees_with_keras_segmenter_on_person_dev(real_litert, real_model):
     """>= 99.9% equal labels and close probabilities against the TensorFlow path."""
     pytest.importorskip("tensorflow")
-    from deeplab.inference import Segmenter
+    from deeplab.runtimes import Segmenter
 
     segmenter = Segmenter.from_source(str(real_model))
     images = sorted((shared_path(*PERSON_DEV) / "images").iterdir())[:10]
@@ -169,7 +173,7 @@ def test_not_a_tflite_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a flatbuffer")
     with pytest.raises(ValueError, match="bad.tflite"):
-        litert.LiteRTModel(bad)
+        LiteRTRuntime(bad)
 
 
 # -- the CLI: TensorFlow-free start and the real model end to end -------------------------------

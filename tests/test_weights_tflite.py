@@ -25,10 +25,9 @@ SIZE = 97
 
 def _run_file(path, network_input: np.ndarray) -> list[np.ndarray]:
     """Every output of the file for one prepared input, as LiteRT computes it."""
-    from ai_edge_litert.interpreter import Interpreter
+    from deeplab.runtimes.litert import open_interpreter
 
-    interpreter = Interpreter(model_path=str(path), num_threads=2)
-    interpreter.allocate_tensors()
+    interpreter = open_interpreter(path, num_threads=2)
     detail = interpreter.get_input_details()[0]
     interpreter.set_tensor(detail["index"], network_input.astype(detail["dtype"]))
     interpreter.invoke()
@@ -298,7 +297,8 @@ def _official_like_file(tmp_path):
 
 
 def test_portrait_mode_runs_an_official_style_file_on_both_backends(tmp_path, monkeypatch, rng):
-    from deeplab.portrait.models import SegmenterModel, load_probability_model
+    from deeplab.portrait.models import load_probability_model
+    from deeplab.runtimes import Segmenter
 
     monkeypatch.setenv("DEEPLAB_CACHE_DIR", str(tmp_path / "cache"))
     model, path = _official_like_file(tmp_path)
@@ -307,7 +307,7 @@ def test_portrait_mode_runs_an_official_style_file_on_both_backends(tmp_path, mo
     keras_backend = load_probability_model(path, backend="tensorflow", input_size=SIZE)
     litert_backend = load_probability_model(path, backend="litert", input_size=SIZE)
 
-    assert isinstance(keras_backend, SegmenterModel)
+    assert isinstance(keras_backend.runtime, Segmenter)
     assert keras_backend.class_names == PASCAL_VOC_CLASSES
     first = keras_backend.probabilities(photo).argmax(-1)
     second = litert_backend.probabilities(photo).argmax(-1)

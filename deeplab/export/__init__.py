@@ -1,6 +1,6 @@
 """Deployment formats for DeepLab models: SavedModel, TFLite, release-style frozen graph (compat),
-.keras and ONNX, each checked against the Keras model after writing; plus inference-only rewrites
-(batch-norm folding, ASPP head simplification, native dilated kernels, reduced precision).
+.keras and ONNX, each a record in :mod:`deeplab.export.formats`, each checked against the Keras
+model through its runtime after writing (:func:`export`, :func:`export_model`).
 
 Names are imported on first use, so ``deeplab.export.formats`` (and ``export.py --help``) stay
 free of TensorFlow.
@@ -13,11 +13,8 @@ import importlib
 _HOMES = {
     "FORMATS": "deeplab.export.formats",
     "ExportResult": "deeplab.export.api", "export": "deeplab.export.api",
-    "fold_batch_norm": "deeplab.export.optimize",
-    "optimize_for_inference": "deeplab.export.optimize",
-    "simplify_head": "deeplab.export.optimize", "with_precision": "deeplab.export.optimize",
+    "export_model": "deeplab.export.api",
     "InferenceOptions": "deeplab.export.saved_model",
-    "export_saved_model": "deeplab.export.saved_model",
     "Agreement": "deeplab.export.verify", "ExportError": "deeplab.export.verify",
     "VerificationError": "deeplab.export.verify",
 }

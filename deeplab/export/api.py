@@ -1,8 +1,9 @@
 """One entry point for every export format: ``export(source, output, format=...)``.
 
-Each format writes beside its target, reloads what it wrote, compares it with the Keras model on
-sample images, prints the agreement, and only then moves it into place; a failed check deletes
-it and raises :class:`~deeplab.export.verify.VerificationError`.
+Every export goes the same way (:func:`export_model`): the format's record writes the artifact
+beside its target, opens it through its runtime, compares it with the Keras model on sample
+images, prints the agreement, and only then moves it into place; a failed check deletes it and
+raises :class:`~deeplab.export.verify.VerificationError`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
-from deeplab.export.formats import FORMATS, PRECISIONS_BY_FORMAT  # noqa: F401  (re-exported)
+import keras
+import numpy as np
+import tensorflow as tf
+
+from deeplab.config import ModelConfig
+from deeplab.contract_tf import resize_to_crop
+from deeplab.export.formats import FORMATS, WriteOptions
 from deeplab.export.options import check_export_options
-from deeplab.export.verify import Agreement, ExportError, sample_images  # noqa: F401
+from deeplab.export.verify import (CHECK_IMAGE_MAX_SIDE, Agreement, ExportError, atomic_output,
+                                   check, folder_images, sample_images)
+from deeplab.inference import IMAGES_SPEC, logits_at_working_size, segment
+from deeplab.weights import resolve_model
 
 
 def missing_parents(path: Path) -> list[Path]:
@@ -61,20 +72,17 @@ def export(source: str | os.PathLike, output: str | os.PathLike, *, format: str 
                          calibration_limit=calibration_limit, min_agreement=min_agreement,
                          output_stride=output_stride, overwrite=overwrite)
     output = Path(output).expanduser()
-    if format == "onnx":
-        from deeplab.export.onnx import check_converter
-
-        check_converter()  # fail before the slow model load when no converter is usable
+    FORMATS[format].check_available()  # fail before the slow model load
     created = missing_parents(output)
     try:
-        from deeplab.weights import resolve_model
-
         model, config = resolve_model(source, output_stride=output_stride)
-        agreement = _write(format, model, config, output, source=source, precision=precision,
-                           fold_batch_norm=fold_batch_norm, jit_compile=jit_compile,
-                           calibration_dir=calibration_dir, calibration_limit=calibration_limit,
-                           images=sample_images(sample_dir, samples),
-                           min_agreement=min_agreement, overwrite=overwrite)
+        agreement = export_model(model, config, output, format=format, precision=precision,
+                                 fold_batch_norm=fold_batch_norm, jit_compile=jit_compile,
+                                 images=sample_images(sample_dir, samples),
+                                 calibration_dir=calibration_dir,
+                                 calibration_limit=calibration_limit,
+                                 min_agreement=min_agreement, overwrite=overwrite,
+                                 source=str(source))
     except BaseException:
         remove_if_empty(created)  # a failed export leaves no new empty folders either
         raise
@@ -82,31 +90,85 @@ def export(source: str | os.PathLike, output: str | os.PathLike, *, format: str 
     return ExportResult(output, format, agreement)
 
 
-def _write(format: str, model, config, output: Path, *, source, precision: str,
-           fold_batch_norm: bool, jit_compile: bool, calibration_dir, calibration_limit: int,
-           **common) -> Agreement | None:
-    """Write and check ``output`` in ``format`` (``common``: images, min_agreement, overwrite)."""
-    if format == "saved_model":
-        from deeplab.export.saved_model import InferenceOptions, export_saved_model
+class KerasReference:
+    """What the written artifact is compared with: the unmodified Keras model."""
 
-        options = InferenceOptions(precision=precision, fold_batch_norm=fold_batch_norm,
-                                   jit_compile=jit_compile)
-        return export_saved_model(model, config, output, options=options, source=str(source),
-                                  **common)
-    if format == "keras":
-        from deeplab.export.keras_file import export_keras
+    def __init__(self, model: keras.Model, crop_size: int):
+        self.crop_size = crop_size
+        self._segment = tf.function(lambda x: segment(model, x, crop_size),
+                                    input_signature=[IMAGES_SPEC])
+        self._labels = tf.function(lambda x: tf.argmax(logits_at_working_size(model, x, crop_size),
+                                                        -1, output_type=tf.int32),
+                                   input_signature=[IMAGES_SPEC])
 
-        return export_keras(model, config, output, **common)
-    if format == "tflite":
-        from deeplab.export.tflite import export_tflite
+    def working(self, image: np.ndarray) -> np.ndarray:
+        """The photo resized so its longer side is the crop size, as the graph resizes it."""
+        return resize_to_crop(image[np.newaxis], self.crop_size).numpy()[0]
 
-        return export_tflite(model, config, output, precision=precision,
-                             calibration_dir=calibration_dir, calibration_limit=calibration_limit,
-                             fold_batch_norm=fold_batch_norm, **common)
-    if format == "compat":
-        from deeplab.export.compat import export_compat
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, probabilities) at ``image``'s resolution."""
+        labels, probabilities = self._segment(image[np.newaxis])
+        return labels.numpy()[0], probabilities.numpy()[0]
 
-        return export_compat(model, config, output, fold_batch_norm=fold_batch_norm, **common)
-    from deeplab.export.onnx import export_onnx
+    def working_labels(self, image: np.ndarray) -> np.ndarray:
+        """Labels at the working size (the size of :meth:`working`'s image)."""
+        return self._labels(image[np.newaxis]).numpy()[0]
 
-    return export_onnx(model, config, output, **common)
+
+def compare(runtime, reference: KerasReference, images: Sequence,
+            checked_on: str) -> Agreement:
+    """Label agreement (and for photo-fed artifacts the probability difference) of ``runtime``
+    with ``reference`` on ``images`` (``(name, uint8 [H, W, 3])`` pairs)."""
+    agreement = Agreement()
+    for name, image in images:
+        if checked_on == "photo":
+            ours = runtime.predict(image)
+            labels, probabilities = reference(image)
+            agreement.add(name, ours.labels, labels)
+            agreement.add_probabilities(ours.probabilities, probabilities)
+        else:
+            agreement.add(name, runtime.predict_labels(reference.working(image), resize=False),
+                          reference.working_labels(image))
+    return agreement
+
+
+def export_model(model: keras.Model, config: ModelConfig, output: str | os.PathLike, *,
+                 format: str = "saved_model", precision: str = "float32",
+                 fold_batch_norm: bool = True, jit_compile: bool = False, images: Sequence = (),
+                 calibration_dir: str | os.PathLike | None = None, calibration_limit: int = 100,
+                 min_agreement: float | None = None, overwrite: bool = False,
+                 source: str | None = None) -> Agreement:
+    """Write ``model`` to ``output`` in ``format`` atomically, after checking the artifact,
+    opened through its runtime, against ``model`` on ``images`` (``(name, uint8 [H, W, 3])``
+    pairs): its labels must agree on ``min_agreement`` of the pixels (default: the format's for
+    ``precision``), else it is deleted and :class:`VerificationError` is raised."""
+    record = FORMATS[format]
+    output = Path(output)
+    if record.suffixes and not output.name.endswith(record.suffixes):
+        raise ValueError(f"--format {format} writes a {' or '.join(record.suffixes)} file; got "
+                         f"--output {output}")
+    if precision not in record.precisions:
+        raise ValueError(f"--precision {precision} is not available for --format {format}")
+    if not images:
+        raise ValueError(f"the {format} export needs sample images to check it")
+    calibration = folder_images(calibration_dir, calibration_limit, CHECK_IMAGE_MAX_SIDE) \
+        if calibration_dir else ()
+    if precision == "int8" and not calibration:
+        raise ExportError("--precision int8 needs --calibration-dir with representative images")
+    if min_agreement is None:
+        min_agreement = record.default_min_agreement(precision)
+    options = WriteOptions(precision, fold_batch_norm, jit_compile, calibration, source,
+                           output.name)
+    reference = KerasReference(model, config.crop_size)
+    with atomic_output(output, directory=record.directory, overwrite=overwrite) as temporary:
+        companions = record.write(model, config, temporary, options)
+        runtime = record.open(temporary, config)
+        agreement = compare(runtime, reference, images, record.checked_on)
+        record.extra_checks(runtime, images, agreement)
+        check(agreement, min_agreement,
+              f"{record.title.format(precision=precision)} {output}")
+        for suffix, text in companions.items():
+            with atomic_output(output.with_suffix(suffix), directory=False,
+                               overwrite=True) as companion:
+                companion.write_text(text)
+    return agreement

@@ -11,23 +11,19 @@ Built by tracing a ``tf.function`` and freezing the variables into constants.
 from __future__ import annotations
 
 import io
-import os
 import tarfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from deeplab.config import ModelConfig
-from deeplab.export.optimize import optimize_for_inference
-from deeplab.export.original_graph import OriginalGraph
-from deeplab.export.saved_model import keras_reference
-from deeplab.export.verify import DEFAULT_MIN_AGREEMENT, Agreement, atomic_output, check
+from deeplab.contract_tf import pad_and_normalize
+from deeplab.export.formats import FORMATS, WriteOptions
 from deeplab.layers import resize_bilinear_align_corners
-from deeplab.preprocessing import pad_and_normalize, resize_to_crop
+from deeplab.rewrites import optimize_for_inference
+from deeplab.runtimes.frozen_graph import FrozenGraphRuntime
 from deeplab.weights.archive import FROZEN_GRAPH_NAME
 
 
@@ -40,7 +36,7 @@ def compat_graph_def(network: keras.Model, crop_size: int):
         size = tf.shape(image)[1:3]
         inputs = pad_and_normalize(image, crop_size)
         logits = tf.cast(network(inputs, training=False), tf.float32)
-        # The original's full upsampling, not deeplab.inference.upsample_and_crop: its tf.cond
+        # The original's full upsampling, not deeplab.contract_tf.upsample_and_crop: its tf.cond
         # becomes an If op, which the TF1 runtimes this graph is made for may lack.
         upsampled = resize_bilinear_align_corners(logits, tf.shape(inputs)[1:3])
         upsampled = upsampled[:, :size[0], :size[1], :]
@@ -56,10 +52,8 @@ def compat_graph_def(network: keras.Model, crop_size: int):
 def archive_name(output: Path) -> str:
     """Folder name inside the archive: the output name without ``.tar.gz`` / ``.tgz``."""
     name = output.name
-    for suffix in (".tar.gz", ".tgz"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    raise ValueError(f"--format compat writes a .tar.gz archive; got --output {output}")
+    suffix = next(s for s in FORMATS["compat"].suffixes if name.endswith(s))
+    return name[: -len(suffix)]
 
 
 def write_archive(graph_def, path: Path, folder: str) -> None:
@@ -72,25 +66,13 @@ def write_archive(graph_def, path: Path, folder: str) -> None:
         archive.addfile(info, io.BytesIO(data))
 
 
-def export_compat(model: keras.Model, config: ModelConfig, output: str | os.PathLike, *,
-                  images: Sequence = (), fold_batch_norm: bool = True,
-                  min_agreement: float | None = None, overwrite: bool = False) -> Agreement:
-    """Write the archive atomically, load it as the demo does and compare with the Keras model
-    on ``images`` resized so their longer side is the crop size."""
-    output = Path(output)
-    folder = archive_name(output)
-    if min_agreement is None:
-        min_agreement = DEFAULT_MIN_AGREEMENT["float32"]
-    network = optimize_for_inference(model, fold=fold_batch_norm)
-    graph_def = compat_graph_def(network, config.crop_size)
-    reference = keras_reference(model, config.crop_size)
-    with atomic_output(output, directory=False, overwrite=overwrite) as temporary:
-        write_archive(graph_def, temporary, folder)
-        agreement = Agreement()
-        with OriginalGraph(temporary) as demo:
-            for name, image in images:
-                resized = resize_to_crop(image[np.newaxis], config.crop_size).numpy()[0]
-                agreement.add(name, demo.run(resized), reference(resized)[0])
-        check(agreement, min_agreement, f"compat archive {output}")
-        return agreement
+def write(model: keras.Model, config: ModelConfig, path: Path, options: WriteOptions) -> None:
+    """The archive at ``path``, its folder named after the final output (``options.name``)."""
+    network = optimize_for_inference(model, fold=options.fold_batch_norm)
+    write_archive(compat_graph_def(network, config.crop_size), path,
+                  archive_name(Path(options.name or path.name)))
 
+
+def open_runtime(path: Path, config: ModelConfig) -> FrozenGraphRuntime:
+    """The archive loaded as the demo loads a release."""
+    return FrozenGraphRuntime(path, crop_size=config.crop_size)

@@ -18,10 +18,9 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from deeplab.export.formats import SUFFIX_BY_FORMAT
+from deeplab.export.formats import FORMATS
 
-#: ``format`` of deeplab's ``metadata.json`` (SavedModel asset and TFLite sidecar); the same
-#: value as deeplab.export.serving.METADATA_FORMAT, which imports TensorFlow.
+#: ``format`` of deeplab's ``metadata.json`` (SavedModel asset and TFLite sidecar).
 METADATA_FORMAT = "deeplab-saved-model"
 SAVED_MODEL_ENTRIES = {"saved_model.pb", "fingerprint.pb", "variables", "assets",
                        "keras_metadata.pb"}
@@ -142,12 +141,12 @@ def check_output(output: str | os.PathLike, format: str, *, overwrite: bool,
     ``inputs`` names the local inputs (``{"weights source": ..., "sample folder": ...}``).
     """
     output = Path(output).expanduser()
-    suffixes = SUFFIX_BY_FORMAT.get(format)
+    suffixes = FORMATS[format].suffixes if format in FORMATS else ()
     if suffixes and not output.name.endswith(suffixes):
         raise UnsafeOutputError(f"--format {format} writes a {' or '.join(suffixes)} file; got "
                                 f"--output {output}")
-    if format == "saved_model" and output.name.endswith((".tflite", ".keras", ".onnx", ".tar.gz",
-                                                        ".tgz", ".pb")):
+    file_suffixes = tuple(s for record in FORMATS.values() for s in record.suffixes) + (".pb",)
+    if format == "saved_model" and output.name.endswith(file_suffixes):
         raise UnsafeOutputError(f"--format saved_model writes a folder; --output {output} looks "
                                 f"like a file name (choose --format or another name)")
     existing = output.exists() or output.is_symlink()

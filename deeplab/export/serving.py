@@ -23,12 +23,11 @@ import tensorflow as tf
 
 from deeplab.config import ModelConfig
 from deeplab.export.exif import decode_jpeg_like_opencv
-from deeplab.inference import segment
-from deeplab.preprocessing import PAD_VALUE, SCALE
+from deeplab.export.output_target import METADATA_FORMAT
+from deeplab.inference import IMAGES_SPEC, segment
+from deeplab.input_format import PAD_VALUE, SCALE
 
 METADATA_FILENAME = "metadata.json"
-METADATA_FORMAT = "deeplab-saved-model"
-IMAGES_SPEC = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
 BYTES_SPEC = tf.TensorSpec(None, tf.string, name="image_bytes")
 
 

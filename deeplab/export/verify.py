@@ -1,8 +1,8 @@
 """What every export shares: atomic output, sample images, and the after-writing agreement check.
 
-An export is written to a temporary path beside its target, reloaded from there and compared with
+An export is written to a temporary path beside its target, opened from there and compared with
 the Keras model on sample images; only when it agrees is it renamed into place. A failed check
-deletes the temporary artifact, so nothing that looks complete is ever left behind.
+deletes the temporary artifact, so nothing that looks complete is ever left behind. No TensorFlow.
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ import numpy as np
 
 from deeplab.atomic import atomic_path
 from deeplab.image_files import IMAGE_SUFFIXES, read_rgb
-
-
-from deeplab.export.formats import DEFAULT_MIN_AGREEMENT, KERAS_FILE_MIN_AGREEMENT  # noqa: F401
 
 
 class ExportError(RuntimeError):

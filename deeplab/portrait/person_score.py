@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from deeplab.image_files import read_rgb
+from deeplab.runtimes.litert import open_interpreter
 
 WORKING_SIDE = 513
 PASCAL_PERSON = 15
@@ -169,13 +170,10 @@ class SquareTFLite:
     KINDS = ("mediapipe", "coral", "pascal_logits")
 
     def __init__(self, path: str | os.PathLike, kind: str, num_threads: int = 2):
-        from ai_edge_litert.interpreter import Interpreter
-
         if kind not in self.KINDS:
             raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}")
         self.kind = kind
-        self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-        self.interpreter.allocate_tensors()
+        self.interpreter = open_interpreter(path, num_threads)
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.size = (int(self.input["shape"][2]), int(self.input["shape"][1]))
