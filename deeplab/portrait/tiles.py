@@ -59,11 +59,6 @@ class EdgeTiles:
         self.opaque = opaque  # bool [rows, cols]
         self.mixed = mixed    # bool [rows, cols]
 
-    @property
-    def count(self) -> int:
-        """Number of mixed tiles."""
-        return int(self.mixed.sum())
-
     # -- classification -------------------------------------------------------------------------
     @classmethod
     def from_matte(cls, alpha8: np.ndarray, tile: int = DEFAULT_TILE) -> "EdgeTiles":
@@ -148,10 +143,6 @@ class EdgeTiles:
     def mixed_runs(self):
         """(row slice, column slice) of each horizontal run of mixed tiles."""
         return self._runs(self.mixed)
-
-    @property
-    def mixed_pixels(self) -> int:
-        return sum((ys.stop - ys.start) * (xs.stop - xs.start) for ys, xs in self.mixed_runs())
 
     def copy_opaque(self, source: np.ndarray, target: np.ndarray) -> None:
         """``target[opaque tiles] = source[opaque tiles]``."""
