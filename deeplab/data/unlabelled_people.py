@@ -9,10 +9,8 @@ people portrait mode must keep. This writes a copy of a folder data set's masks 
 - a thin band along the labelled boundary becomes 255 too, where hand-made masks are a few
   pixels coarse (``band`` px each side; 0 keeps the boundary).
 
-The subject's own pixels are never changed. Run once before training::
-
-    python -m deeplab.data.unlabelled_people ../shared/data/ccp runs/ccp_ignore \\
-        --teacher coral_deeplabv3_mnv2_pascal_quant
+The subject's own pixels are never changed. The teacher is any callable photo -> person mask;
+the command that runs one over a data set is :mod:`deeplab.training.teacher_masks`.
 
 The output is a folder data set (``images`` links to the source's photos) with class-id masks:
 train on it with ``data.mask_encoding=class_ids``.
@@ -20,9 +18,7 @@ train on it with ``data.mask_encoding=class_ids``.
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +27,6 @@ import numpy as np
 
 from deeplab.data.folder import list_folder_pairs
 from deeplab.image_files import read_rgb
-from deeplab.log import add_output_flags, configure
 from deeplab.progress import progress_bar
 
 #: Teacher components smaller than this many pixels are noise, not people.
@@ -86,15 +81,6 @@ def rewrite_mask(subject: np.ndarray, teacher_person: np.ndarray, band: int = 2
     return label, others
 
 
-def teacher_from_source(source: str) -> Callable[[np.ndarray], np.ndarray]:
-    """uint8 RGB photo -> bool person mask, from any weights source with a "person" class."""
-    from deeplab.inference import Segmenter
-
-    segmenter = Segmenter.from_source(source)
-    person = [name.lower() for name in segmenter.class_names].index("person")
-    return lambda image: segmenter.predict(image).labels == person
-
-
 def rewrite_folder(source: str | os.PathLike, destination: str | os.PathLike,
                    teacher: Callable[[np.ndarray], np.ndarray], *, band: int = 2,
                    progress: bool = True) -> Summary:
@@ -130,30 +116,3 @@ def rewrite_folder(source: str | os.PathLike, destination: str | os.PathLike,
     os.symlink(source / "images", partial / "images", target_is_directory=True)
     partial.rename(destination)
     return summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("source", help="folder data set: images/ and masks/ (0/255 or 0/1)")
-    parser.add_argument("destination", help="new folder to write (must not exist)")
-    parser.add_argument("--teacher", default="coral_deeplabv3_mnv2_pascal_quant",
-                        help="weights source with a 'person' class (default: %(default)s)")
-    parser.add_argument("--band", type=int, default=2,
-                        help="ignored pixels each side of the labelled boundary (0-10)")
-    add_output_flags(parser)
-    args = parser.parse_args(argv)
-    configure(quiet=args.quiet, verbose=args.verbose)
-    if not 0 <= args.band <= 10:
-        parser.error(f"--band must be from 0 to 10 pixels, got {args.band}")
-    try:
-        summary = rewrite_folder(args.source, args.destination, teacher_from_source(args.teacher),
-                                 band=args.band, progress=not args.quiet)
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(summary.report())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
