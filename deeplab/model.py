@@ -2,7 +2,8 @@
 
 ``build_deeplab(config)`` maps preprocessed images (float32 in [-1, 1]) to the logits of the
 original ``logits/semantic/BiasAdd``: at the output stride, or at stride 4 with the v3+ decoder.
-Upsampling, argmax and preprocessing live in :mod:`deeplab.inference`, so the same network serves
+Preprocessing and upsampling live in the inference contract (:mod:`deeplab.contract_tf`,
+:mod:`deeplab.contract_np`) and :mod:`deeplab.inference`, so the same network serves
 training (loss on upsampled logits) and inference.
 """
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from deeplab.contract_tf import to_model_range
 from deeplab.data import masks as mask_ops
 from deeplab.data.augment import augment_example
 from deeplab.data.config import DataConfig
@@ -17,7 +18,6 @@ from deeplab.data.examples import finish_example, parallel_calls, shard_for_work
 from deeplab.data.folder import folder_examples
 from deeplab.data.tfds_adapters import tfds_source
 from deeplab.data.voc import voc_source
-from deeplab.preprocessing import to_model_range
 
 
 def folder_source(config: DataConfig, split: str,

@@ -5,7 +5,7 @@ a square, exactly as inference prepares it, and for every scale the padded input
 (align corners, ``(size - 1) * scale + 1``), run, its logits resized back to the padded size and
 softmaxed; mirrored copies are flipped back. The mean probability, cropped to the valid region
 and resized to the label's size as inference returns results at the photo's size
-(:func:`deeplab.inference.resize_from_working_size`), gives the prediction. Labels are never
+(:func:`deeplab.contract_tf.resize_from_working_size`), gives the prediction. Labels are never
 resized here, so the score is at the annotation's own resolution.
 """
 
@@ -16,10 +16,9 @@ from typing import Iterable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from deeplab.contract_tf import pad_and_normalize, resize_from_working_size, resize_to_crop
 from deeplab.data.config import IGNORE_LABEL
-from deeplab.inference import resize_from_working_size
 from deeplab.layers import resize_bilinear_align_corners
-from deeplab.preprocessing import pad_and_normalize, resize_to_crop
 from deeplab.progress import progress_bar
 from deeplab.training.metrics import SegmentationMetrics
 
@@ -32,7 +31,7 @@ def _scaled(size: int, scale: float) -> int:
 def prepare_eval_image(image: np.ndarray | tf.Tensor, longer_side: int | None):
     """uint8 ``[H, W, 3]`` -> (float32 ``[1, S, S, 3]`` in [-1, 1], valid height, valid width).
 
-    Exactly the inference preprocessing (:mod:`deeplab.preprocessing`): resized so the longer
+    Exactly the inference preprocessing (:mod:`deeplab.contract_tf`): resized so the longer
     side is ``longer_side`` (None keeps the size), padded bottom/right with 127.5 to a square.
     """
     batch = tf.convert_to_tensor(image)[tf.newaxis]

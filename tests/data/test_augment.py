@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from deeplab.contract_tf import to_model_range
 from deeplab.data.augment import augment_example, pad_to_at_least, random_scale_factor
 from deeplab.data.config import AugmentConfig, DataConfig
-from deeplab.preprocessing import to_model_range
 
 
 def _example(rng, height=37, width=29, values=(0, 3, 7, 12)):
