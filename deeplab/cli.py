@@ -18,6 +18,7 @@ import sys
 
 from deeplab.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, sigterm_raises
 from deeplab.log import add_output_flags, configure
+from deeplab.precision import DEFAULT_MIN_AGREEMENT
 from deeplab.tf_noise import quiet_python_loggers, quiet_tensorflow
 
 TRAIN_DESCRIPTION = """\
@@ -130,8 +131,7 @@ def train_main(argv: list[str] | None = None) -> int:
 
 def export_parser() -> argparse.ArgumentParser:
     """The ``export.py`` / ``deeplab-export`` arguments (formats, precisions from the library)."""
-    from deeplab.export.formats import (DEFAULT_MIN_AGREEMENT, FORMATS,
-                                        KERAS_FILE_MIN_AGREEMENT, PRECISIONS_BY_FORMAT)
+    from deeplab.export.formats import FORMATS, KERAS_FILE_MIN_AGREEMENT, PRECISIONS_BY_FORMAT
 
     precisions = sorted({p for values in PRECISIONS_BY_FORMAT.values() for p in values})
     by_format = "; ".join(f"{name}: {'|'.join(values)}"

@@ -25,7 +25,7 @@ from typing import Callable
 
 from deeplab.log import add_output_flags, configure
 from deeplab.portrait.composite import MODES
-from deeplab.portrait.litert import PRECISIONS
+from deeplab.portrait.litert import CACHE_PRECISIONS
 from deeplab.portrait.models import BACKENDS, DEFAULT_WEIGHTS
 from deeplab.portrait.presence import IF_EMPTY_CHOICES
 from deeplab.portrait.render import VIDEO_INPUT_SIZE
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=BACKENDS, default="litert",
                         help="litert (default): the network converted once to TFLite, cached, "
                              "run without importing TensorFlow; tensorflow: the Keras model")
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+    parser.add_argument("--precision", choices=CACHE_PRECISIONS, default="float32",
                         help="precision of the cached TFLite network (default: %(default)s)")
     parser.add_argument("--flip", action="store_true",
                         help="also run the mirrored photo and average (test-time flip: a little "

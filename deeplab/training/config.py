@@ -18,10 +18,13 @@ import yaml
 
 from deeplab.config import ModelConfig
 from deeplab.data.config import AugmentConfig, DataConfig, check_size
+from deeplab.precision import FLOAT_PRECISIONS
 from deeplab.training.typed_values import coerce
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+#: Keras dtype policies a run trains in: float32, or mixed precision over one of the 16-bit float
+#: precisions of :mod:`deeplab.precision`.
+TRAINING_POLICIES = ("float32",) + tuple(f"mixed_{p}" for p in FLOAT_PRECISIONS if p != "float32")
 OPTIMIZERS = ("momentum", "adam")
 
 
@@ -177,8 +180,8 @@ class RuntimeConfig:
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise ValueError(f"runtime.strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"runtime.precision must be one of {PRECISIONS}")
+        if self.precision not in TRAINING_POLICIES:
+            raise ValueError(f"runtime.precision must be one of {TRAINING_POLICIES}")
         if self.checkpoint_every_steps < 1 or self.keep_checkpoints < 1:
             raise ValueError("runtime.checkpoint_every_steps and keep_checkpoints must be >= 1")
         if self.log_every_steps < 1:
