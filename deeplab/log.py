@@ -67,3 +67,12 @@ def add_output_flags(parser) -> None:
     parser.add_argument("--verbose", action="store_true",
                         help="more detail, and the framework's own log output (TensorFlow, "
                              "LiteRT, absl, CUDA notes)")
+
+
+def parse_args(parser, argv: list[str] | None = None):
+    """``parser``'s arguments with ``--quiet`` / ``--verbose`` added, the logging configured by
+    them: what a command's ``main`` starts with."""
+    add_output_flags(parser)
+    args = parser.parse_args(argv)
+    configure(quiet=args.quiet, verbose=args.verbose)
+    return args

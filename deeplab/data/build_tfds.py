@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from deeplab.log import add_output_flags, configure
+from deeplab.log import parse_args
 
 
 def main(argv=None) -> int:
@@ -14,9 +14,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--manual_dir", required=True, help="folder holding images/ and masks/")
     parser.add_argument("--data_dir", required=True, help="TFDS data directory to write")
-    add_output_flags(parser)
-    args = parser.parse_args(argv)
-    configure(quiet=args.quiet, verbose=args.verbose)
+    args = parse_args(parser, argv)
     from deeplab.data.tfds_folder import build_folder_dataset
 
     builder = build_folder_dataset(args.manual_dir, args.data_dir)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from deeplab.data.unlabelled_people import rewrite_folder
-from deeplab.log import add_output_flags, configure
+from deeplab.log import parse_args
 
 
 def teacher_from_source(source: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -37,9 +37,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="weights source with a 'person' class (default: %(default)s)")
     parser.add_argument("--band", type=int, default=2,
                         help="ignored pixels each side of the labelled boundary (0-10)")
-    add_output_flags(parser)
-    args = parser.parse_args(argv)
-    configure(quiet=args.quiet, verbose=args.verbose)
+    args = parse_args(parser, argv)
     if not 0 <= args.band <= 10:
         parser.error(f"--band must be from 0 to 10 pixels, got {args.band}")
     try:

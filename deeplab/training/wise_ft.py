@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deeplab.log import add_output_flags, configure
+from deeplab.log import parse_args
 from deeplab.training.config import load_experiment
 from deeplab.weights.run_folder import EXPERIMENT_FILE, load_run_model
 
@@ -64,9 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, required=True, help="new .keras file")
     parser.add_argument("--output-stride", type=int, choices=(8, 16),
                         help="stride the saved network runs at (default: the run's)")
-    add_output_flags(parser)
-    args = parser.parse_args(argv)
-    configure(quiet=args.quiet, verbose=args.verbose)
+    args = parse_args(parser, argv)
     if not 0.0 <= args.alpha <= 1.0:
         parser.error(f"--alpha must be in [0, 1], got {args.alpha}")
     if args.output.suffix != ".keras" or args.output.exists():
