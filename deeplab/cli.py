@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from deeplab.export.formats import FORMATS, KERAS_FILE_MIN_AGREEMENT, PRECISIONS_BY_FORMAT
+from deeplab.export.options import ExportOptionError, check_export_options
 from deeplab.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, sigterm_raises
 from deeplab.log import add_output_flags, configure
 from deeplab.precision import DEFAULT_MIN_AGREEMENT
@@ -131,8 +133,6 @@ def train_main(argv: list[str] | None = None) -> int:
 
 def export_parser() -> argparse.ArgumentParser:
     """The ``export.py`` / ``deeplab-export`` arguments (formats, precisions from the library)."""
-    from deeplab.export.formats import FORMATS, KERAS_FILE_MIN_AGREEMENT, PRECISIONS_BY_FORMAT
-
     precisions = sorted({p for values in PRECISIONS_BY_FORMAT.values() for p in values})
     by_format = "; ".join(f"{name}: {'|'.join(values)}"
                           for name, values in PRECISIONS_BY_FORMAT.items())
@@ -177,8 +177,6 @@ def export_main(argv: list[str] | None = None) -> int:
     parser = export_parser()
     args = parser.parse_args(argv)
     configure(quiet=args.quiet, verbose=args.verbose)
-    from deeplab.export.options import ExportOptionError, check_export_options
-
     options = dict(format=args.format, precision=args.precision, samples=args.samples,
                    sample_dir=args.sample_dir, calibration_dir=args.calibration_dir,
                    calibration_limit=args.calibration_limit, min_agreement=args.min_agreement,

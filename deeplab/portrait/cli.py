@@ -31,7 +31,7 @@ from deeplab.portrait.presence import IF_EMPTY_CHOICES
 from deeplab.portrait.render import VIDEO_INPUT_SIZE
 from deeplab.portrait.quiet import quiet_environment
 from deeplab.portrait.io import VIDEO_SUFFIXES
-from deeplab.portrait.video_io import DEFAULT_CRF, ENCODERS, default_codec
+from deeplab.portrait.video_io import DEFAULT_CRF, ENCODERS, check_codec, default_codec
 
 MAX_BLUR_RADIUS = 2000.0  # px: beyond a 12-MP photo's diagonal/2, nothing changes
 INPUT_SIZE_RANGE = (33, 2049)  # the network: at least a few stride-8 cells, at most ~4 MP
@@ -157,8 +157,6 @@ def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
             parser.error(f"{option} {path}: not a regular file")
     if args.mode == "replace" and args.background is None:
         parser.error("--mode replace needs --background IMG")
-    from deeplab.portrait.video_io import check_codec
-
     for entry in args.inputs:
         suffix = Path(entry).suffix.lower()
         if suffix in VIDEO_SUFFIXES and (args.video_codec or args.crf is not None):
