@@ -1,5 +1,6 @@
 """The SavedModel format: a self-contained TensorFlow SavedModel folder (see
-:mod:`deeplab.export.serving`), opened as a :class:`~deeplab.runtimes.saved_model.SavedModelRuntime`."""
+:mod:`deeplab.export.serving`), opened as a
+:class:`~deeplab.runtimes.saved_model.SavedModelRuntime`."""
 
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ def extra_checks(runtime: SavedModelRuntime, images, agreement) -> None:
 def write_saved_model(model: keras.Model, config: ModelConfig, path: str | os.PathLike, *,
                       options: InferenceOptions = InferenceOptions(),
                       crop_size: int | None = None, source: str | None = None) -> None:
-    """Write the SavedModel (no checking, no atomic rename: see :func:`deeplab.export.api.export_model`)."""
+    """Write the SavedModel (no check, no atomic rename: see
+    :func:`deeplab.export.api.export_model`)."""
     crop_size = int(crop_size or config.crop_size)
     network = inference_network(model, options)
     metadata = serving_metadata(config, crop_size, inference=asdict(options),
@@ -94,6 +96,7 @@ def write_saved_model(model: keras.Model, config: ModelConfig, path: str | os.Pa
 
 
 def write(model: keras.Model, config: ModelConfig, path: Path, options: WriteOptions) -> None:
+    """The SavedModel folder at ``path`` (the record's ``write``)."""
     write_saved_model(model, config, path, source=options.source,
                       options=InferenceOptions(options.precision, options.fold_batch_norm,
                                                options.jit_compile))

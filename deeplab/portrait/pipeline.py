@@ -34,6 +34,7 @@ from deeplab.portrait.render import (PHOTO_INPUT_SIZE, VIDEO_INPUT_SIZE, RenderC
                                      working_image)
 from deeplab.portrait.video import (FADED_MODES, NoSubjectInVideo, output_video_extension,
                                     process_video)
+from deeplab.progress import progress_bar
 
 #: Errors that concern one input: reported, skipped, and the run goes on.
 ITEM_ERRORS = (UnreadableImageError, ValueError, OSError, cv2.error)
@@ -191,28 +192,6 @@ def output_suffix(mode: str, input_path: Path, is_video: bool) -> str:
     return suffix if suffix in JPEG_EXTENSIONS else ".png"
 
 
-class _NoProgress:
-    """Stands in for a tqdm bar when progress is off (tqdm's import costs a CLI start ~0.1 s)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def update(self, n: int = 1) -> None:
-        pass
-
-
-def progress_bar(enabled: bool, **options):
-    """A tqdm progress bar, or a no-op one when ``enabled`` is False."""
-    if not enabled:
-        return _NoProgress()
-    from tqdm import tqdm
-
-    return tqdm(**options)
-
-
 def photo_batches(photos: list[InputItem], batch_size: int, batch_pixels: int
                   ) -> list[list[InputItem]]:
     """Consecutive groups of at most ``batch_size`` photos and ``batch_pixels`` pixels (by the
@@ -337,7 +316,8 @@ class PortraitRunner:
             ("photos", batch) for batch in photo_batches(photos, self.options.batch_size,
                                                          self.options.batch_pixels)]
         work += [("video", [item]) for item in videos]
-        with progress_bar(self.progress, total=len(items), unit="file", desc="portrait") as bar:
+        with progress_bar(enabled=self.progress, total=len(items), unit="file",
+                          desc="portrait") as bar:
             for done, (kind, batch) in enumerate(work):
                 if self.should_stop():
                     summary.interrupted = True
@@ -484,7 +464,7 @@ class PortraitRunner:
             from deeplab.portrait.video import video_info
 
             total = video_info(item.path).frame_count or None
-            with progress_bar(self.progress, total=total, unit="frame", leave=False,
+            with progress_bar(enabled=self.progress, total=total, unit="frame", leave=False,
                               desc=item.path.name) as bar:
                 result = process_video(item.path, target, model, config, input_size=input_size,
                                        if_empty=self.options.if_empty,

@@ -120,7 +120,8 @@ class LiteRTRuntime(Runtime):
 
     def network_input(self, image: np.ndarray,
                       resize: bool = True) -> tuple[np.ndarray, tuple[int, int]]:
-        """uint8 ``[h, w, 3]`` -> (float32 ``[1, S, S, 3]`` in [-1, 1], (h, w) at the working size)."""
+        """uint8 ``[h, w, 3]`` -> (float32 ``[1, S, S, 3]`` in [-1, 1], (h, w) of the image at
+        the working size)."""
         resized = image[np.newaxis]
         if resize:
             resized = contract_np.resize_to_crop(resized, self.crop_size)

@@ -37,7 +37,7 @@ class OnnxRuntime(Runtime):
             class_names = default_class_names(int(logits.shape[-1]))
         self.class_names = tuple(class_names)
 
-    def _run(self, image: np.ndarray, resize: bool) -> tuple[dict[str, np.ndarray], np.ndarray, tuple]:
+    def _run(self, image: np.ndarray, resize: bool) -> tuple[dict, np.ndarray, tuple]:
         resized = image[np.newaxis]
         if resize:
             resized = contract_np.resize_to_crop(resized, self.crop_size)
