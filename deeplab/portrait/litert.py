@@ -25,7 +25,6 @@ from deeplab.weights.registry import find_release
 
 #: What the cache converts to: the TFLite precisions that need no calibration images.
 CACHE_PRECISIONS = tuple(p for p in FORMATS["tflite"].precisions if p != "int8")
-PRECISIONS = CACHE_PRECISIONS  # the old name, until deeplab/portrait/cli.py imports the new one
 CACHE_FORMAT = 2  # bump when the cached network or its sidecar changes meaning
 
 
