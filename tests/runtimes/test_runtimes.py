@@ -107,3 +107,13 @@ def test_open_runtime_refuses_what_no_runtime_opens(tmp_path):
 def test_litert_refuses_a_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         LiteRTRuntime(tmp_path / "missing.tflite")
+
+
+def test_without_litert_the_interpreter_opener_says_how_to_install_it(monkeypatch, tmp_path):
+    import sys
+
+    from deeplab.runtimes.litert import LiteRTUnavailableError, open_interpreter
+
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # import fails
+    with pytest.raises(LiteRTUnavailableError, match="pip install ai-edge-litert"):
+        open_interpreter(tmp_path / "model.tflite")
