@@ -54,3 +54,19 @@ def logged() -> list[str]:
     yield messages
     logger.removeHandler(handler)
     logger.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _package_output_restored():
+    """A CLI called in-process configures the package's logging and progress bars for the whole
+    process (``deeplab.log.configure``); put them back so no test sees another's flags."""
+    from deeplab import progress
+
+    logger = logging.getLogger("deeplab")
+    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
+    shown = progress._shown
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+    logger.propagate = propagate
+    progress.show_bars(shown)

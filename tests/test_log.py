@@ -8,17 +8,7 @@ import pytest
 
 from deeplab import log, progress
 
-
-@pytest.fixture
-def restored():
-    """Undo :func:`deeplab.log.configure` after the test (it changes process-wide state)."""
-    logger = logging.getLogger(log.ROOT)
-    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
-    logger.propagate = propagate
-    progress.show_bars(True)
+# conftest's autouse fixture undoes each test's log.configure().
 
 
 @pytest.mark.parametrize("quiet, verbose, shown", [
@@ -26,7 +16,7 @@ def restored():
     (True, False, ["warning"]),
     (False, True, ["debug", "info", "warning"]),
 ])
-def test_flags_choose_what_reaches_stderr(quiet, verbose, shown, restored, capsys):
+def test_flags_choose_what_reaches_stderr(quiet, verbose, shown, capsys):
     log.configure(quiet=quiet, verbose=verbose)
     logger = logging.getLogger("deeplab.some.module")
     logger.debug("debug")
@@ -36,14 +26,14 @@ def test_flags_choose_what_reaches_stderr(quiet, verbose, shown, restored, capsy
     assert captured.err.splitlines() == shown and captured.out == ""
 
 
-def test_configuring_twice_prints_each_message_once(restored, capsys):
+def test_configuring_twice_prints_each_message_once(capsys):
     log.configure()
     log.configure()
     logging.getLogger("deeplab.x").info("once")
     assert capsys.readouterr().err == "once\n"
 
 
-def test_quiet_turns_every_progress_bar_off(restored):
+def test_quiet_turns_every_progress_bar_off():
     log.configure(quiet=True)
     bar = progress.progress_bar([1, 2], desc="x")
     assert list(bar) == [1, 2] and type(bar).__name__ == "_NoProgress"
