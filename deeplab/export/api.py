@@ -2,12 +2,13 @@
 
 Every export goes the same way (:func:`export_model`): the format's record writes the artifact
 beside its target, opens it through its runtime, compares it with the Keras model on sample
-images, prints the agreement, and only then moves it into place; a failed check deletes it and
+images, logs the agreement, and only then moves it into place; a failed check deletes it and
 raises :class:`~deeplab.export.verify.VerificationError`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from deeplab.export.verify import (CHECK_IMAGE_MAX_SIDE, Agreement, ExportError,
                                    check, folder_images, sample_images)
 from deeplab.inference import IMAGES_SPEC, logits_at_working_size, segment
 from deeplab.weights import resolve_model
+
+log = logging.getLogger(__name__)
 
 
 def missing_parents(path: Path) -> list[Path]:
@@ -86,7 +89,7 @@ def export(source: str | os.PathLike, output: str | os.PathLike, *, format: str 
     except BaseException:
         remove_if_empty(created)  # a failed export leaves no new empty folders either
         raise
-    print(f"wrote {output} ({format}, {precision})")
+    log.info("wrote %s (%s, %s)", output, format, precision)
     return ExportResult(output, format, agreement)
 
 

@@ -8,6 +8,7 @@ deletes the temporary artifact, so nothing that looks complete is ever left behi
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ import numpy as np
 
 from deeplab.atomic import atomic_path
 from deeplab.image_files import IMAGE_SUFFIXES, read_rgb
+
+log = logging.getLogger(__name__)
 
 
 class ExportError(RuntimeError):
@@ -127,8 +130,8 @@ def sample_images(folder: str | os.PathLike | None = None,
 
 
 def check(agreement: Agreement, min_agreement: float, what: str) -> None:
-    """Print the agreement and raise :class:`VerificationError` when it is below the minimum."""
-    print(f"{what}: {agreement.summary()}")
+    """Log the agreement and raise :class:`VerificationError` when it is below the minimum."""
+    log.info("%s: %s", what, agreement.summary())
     if agreement.fraction < min_agreement:
         raise VerificationError(
             f"{what} agrees with the Keras model on {agreement.fraction:.4%} of pixels, below the "
