@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from deeplab.image_files import read_rgb
+from deeplab.image_files import IMAGE_SUFFIXES, read_rgb
 from deeplab.runtimes.litert import open_interpreter
 
 WORKING_SIDE = 513
@@ -119,7 +119,7 @@ def unlabelled_people(teacher: Predictor) -> Callable[[np.ndarray, np.ndarray], 
 def _paired(images: Path, masks: Path, mask_suffixes: Iterable[str] = (".png",)) -> list[Example]:
     examples = []
     for image in sorted(images.iterdir()):
-        if image.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+        if image.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         mask = next((masks / (image.stem + s) for s in mask_suffixes
                      if (masks / (image.stem + s)).is_file()), None)

@@ -23,8 +23,9 @@ import cv2
 import numpy as np
 
 from deeplab.portrait.bokeh import BokehConfig
-from deeplab.portrait.io import (IMAGE_EXTENSIONS, JPEG_EXTENSIONS, VIDEO_EXTENSIONS,
-                                 UnreadableImageError, read_image, read_matte, write_image)
+from deeplab.image_files import IMAGE_SUFFIXES, JPEG_SUFFIXES
+from deeplab.portrait.io import (VIDEO_SUFFIXES, UnreadableImageError, read_image, read_matte,
+                                 write_image)
 from deeplab.portrait.matte import MatteConfig
 from deeplab.portrait.models import (DEFAULT_WEIGHTS, ProbabilityModel, load_probability_model,
                                      resolve_classes)
@@ -42,6 +43,8 @@ ITEM_ERRORS = (UnreadableImageError, ValueError, OSError, cv2.error)
 #: photos holds at most this many pixels at once (a 100-MP photo goes through on its own).
 MAX_PIXELS = 100_000_000
 BATCH_PIXELS = 50_000_000
+#: The names a matte in a --matte folder may have, after its photo's stem (PNG first).
+MATTE_SUFFIXES = (".png", ".PNG", *(s for s in IMAGE_SUFFIXES if s != ".png"))
 
 
 class ModelUnavailableError(RuntimeError):
@@ -125,9 +128,9 @@ class Summary:
 
 def _kind(path: Path) -> str | None:
     suffix = path.suffix.lower()
-    if suffix in IMAGE_EXTENSIONS:
+    if suffix in IMAGE_SUFFIXES:
         return "image"
-    if suffix in VIDEO_EXTENSIONS:
+    if suffix in VIDEO_SUFFIXES:
         return "video"
     return None
 
@@ -189,7 +192,7 @@ def output_suffix(mode: str, input_path: Path, is_video: bool) -> str:
     if mode in ("cutout", "matte"):
         return ".png"
     suffix = input_path.suffix.lower()
-    return suffix if suffix in JPEG_EXTENSIONS else ".png"
+    return suffix if suffix in JPEG_SUFFIXES else ".png"
 
 
 def photo_batches(photos: list[InputItem], batch_size: int, batch_pixels: int
@@ -289,7 +292,7 @@ class PortraitRunner:
         if given is None:
             return None
         if given.is_dir():
-            for suffix in (".png", ".PNG", ".jpg", ".tif", ".tiff", ".bmp", ".webp"):
+            for suffix in MATTE_SUFFIXES:
                 candidate = given / item.name.with_suffix(suffix)
                 if candidate.is_file():
                     return candidate
