@@ -134,11 +134,6 @@ class LiteRTRuntime(Runtime):
         self.interpreter.set_tensor(self._input["index"], prepared)
         self.interpreter.invoke()
 
-    def network_logits(self, image: np.ndarray) -> np.ndarray:
-        """Raw network logits ``[h', w', C]`` at the output stride for one uint8 image."""
-        self._invoke(self.network_input(image)[0])
-        return self.interpreter.get_tensor(self._logits["index"])[0]
-
     def predict_logits(self, image: np.ndarray, *, resize: bool = True) -> np.ndarray:
         prepared, valid = self.network_input(image, resize)
         self._invoke(prepared)
