@@ -166,8 +166,11 @@ def export_model(model: keras.Model, config: ModelConfig, output: str | os.PathL
     with atomic_output(output, directory=record.directory, overwrite=overwrite) as temporary:
         companions = record.write(model, config, temporary, options)
         runtime = record.open(temporary, config)
-        agreement = compare(runtime, reference, images, record.checked_on)
-        record.extra_checks(runtime, images, agreement)
+        try:
+            agreement = compare(runtime, reference, images, record.checked_on)
+            record.extra_checks(runtime, images, agreement)
+        finally:
+            getattr(runtime, "close", lambda: None)()  # a frozen graph's session
         check(agreement, min_agreement,
               f"{record.title.format(precision=precision)} {output}")
         for suffix, text in companions.items():
