@@ -15,18 +15,15 @@ import cv2
 import numpy as np
 
 from deeplab.atomic import write_bytes_atomic, write_bytes_exclusive
-from deeplab.image_files import (EXIF_ORIENTATION_TAG, IMAGE_SUFFIXES, JPEG_SUFFIXES, Photo,
-                                 UnreadableImageError, decode_image)
+from deeplab.image_files import (EXIF_ORIENTATION_TAG, JPEG_SUFFIXES, Photo, UnreadableImageError,
+                                 decode_image)
 from deeplab.image_files import read_photo as read_image
 
-__all__ = ["EXIF_ORIENTATION_TAG", "IMAGE_EXTENSIONS", "IMAGE_SUFFIXES", "JPEG_EXTENSIONS",
-           "JPEG_SUFFIXES", "VIDEO_EXTENSIONS", "VIDEO_SUFFIXES",
+__all__ = ["EXIF_ORIENTATION_TAG", "VIDEO_SUFFIXES",
            "Photo", "UnreadableImageError", "decode_image", "encode_image", "read_image",
            "read_matte", "write_image"]
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
-#: The names the portrait pipeline imports (the one list is :data:`IMAGE_SUFFIXES`).
-IMAGE_EXTENSIONS, JPEG_EXTENSIONS, VIDEO_EXTENSIONS = IMAGE_SUFFIXES, JPEG_SUFFIXES, VIDEO_SUFFIXES
 
 
 def read_matte(path: str | os.PathLike, size_hw: tuple[int, int] | None = None) -> np.ndarray:
