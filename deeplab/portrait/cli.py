@@ -28,6 +28,7 @@ from deeplab.portrait.composite import MODES
 from deeplab.portrait.litert import CACHE_PRECISIONS
 from deeplab.portrait.models import BACKENDS, DEFAULT_WEIGHTS
 from deeplab.portrait.presence import IF_EMPTY_CHOICES
+from deeplab.portrait.subjects import MAIN_SUBJECT_AREA_FRACTION, SUBJECT_CHOICES
 from deeplab.portrait.render import VIDEO_INPUT_SIZE
 from deeplab.portrait.quiet import quiet_environment
 from deeplab.portrait.io import VIDEO_SUFFIXES
@@ -81,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--classes", default="person",
                         help="subject classes, comma separated (e.g. person,cat,dog), or 'all' "
                              "for every non-background class (keeps held objects sharp)")
+    parser.add_argument("--subjects", choices=SUBJECT_CHOICES, default="main",
+                        help="main (default): the main subject and anyone at least "
+                             f"{MAIN_SUBJECT_AREA_FRACTION * 100:.0f}%% of its size stay sharp, "
+                             "passers-by are blurred with the background; all: everyone found")
     parser.add_argument("--blur-radius", type=number(float, 0.0, MAX_BLUR_RADIUS, "--blur-radius"),
                         default=None, metavar="PX",
                         help=f"disc radius in pixels, 0..{MAX_BLUR_RADIUS:g} (default: 1.2%% of "
@@ -201,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
     options = PortraitOptions(
         output_dir=args.output, mode=args.mode, weights=args.weights, classes=args.classes,
+        subjects=args.subjects,
         blur_radius=args.blur_radius, depth_falloff=args.depth_falloff,
         background=args.background, matte=args.matte, save_matte=args.save_matte,
         overwrite=args.overwrite, batch_size=args.batch_size,

@@ -59,6 +59,7 @@ class PortraitOptions:
     mode: str = "blur"
     weights: str = DEFAULT_WEIGHTS
     classes: str = "person"
+    subjects: str = "main"
     blur_radius: float | None = None
     relative_blur_radius: float = BokehConfig.relative_radius
     depth_falloff: float = 0.0
@@ -283,6 +284,7 @@ class PortraitRunner:
             classes = (resolve_classes(self.model.class_names, self.options.classes)
                        if self._need_model else (1,))
             self._config = RenderConfig(mode=self.options.mode, subject_classes=classes,
+                                        subjects=self.options.subjects,
                                         matte=self.options.matte_config,
                                         bokeh=self.options.bokeh(), background=self._background)
         return self._config

@@ -14,6 +14,7 @@ from deeplab.portrait import composite, tutorial
 from deeplab.portrait.bokeh import BokehConfig
 from deeplab.portrait.matte import MatteConfig, RefinedMatte, refine, subject_probability
 from deeplab.portrait.resample import Shrunk, shrink_to_longer_side
+from deeplab.portrait.subjects import SUBJECT_CHOICES, keep_main_subjects
 
 PHOTO_INPUT_SIZE = 513  # longer side fed to the network, as the original demo does
 VIDEO_INPUT_SIZE = 225  # 37.5 frames/s at 640x480 with the bundled model on 2 cores (257: 28.1)
@@ -21,10 +22,15 @@ VIDEO_INPUT_SIZE = 225  # 37.5 frames/s at 640x480 with the bundled model on 2 c
 
 @dataclass(frozen=True)
 class RenderConfig:
-    """How to turn probabilities into the output: mode, subject classes, matte and blur."""
+    """How to turn probabilities into the output: mode, subject classes, matte and blur.
+
+    ``subjects``: ``main`` keeps the main subject and anyone about as prominent, passers-by go to
+    the background (``deeplab.portrait.subjects``); ``all`` keeps everyone the network finds.
+    """
 
     mode: str = "blur"
     subject_classes: tuple[int, ...] = (1,)
+    subjects: str = "main"
     matte: MatteConfig = field(default_factory=MatteConfig)
     bokeh: BokehConfig = field(default_factory=BokehConfig)
     background: np.ndarray | None = None  # replacement background for mode "replace"
@@ -32,6 +38,8 @@ class RenderConfig:
     def __post_init__(self):
         if self.mode not in composite.MODES:
             raise ValueError(f"unknown mode {self.mode!r}; choose one of {composite.MODES}")
+        if self.subjects not in SUBJECT_CHOICES:
+            raise ValueError(f"unknown subjects {self.subjects!r}; choose one of {SUBJECT_CHOICES}")
         if self.mode == "replace" and self.background is None:
             raise ValueError("mode 'replace' needs a background image (--background IMG)")
 
@@ -62,12 +70,19 @@ class Rendered:
         return self.refined.as_float()
 
 
+def subject_probability_of(probabilities: np.ndarray, config: RenderConfig) -> np.ndarray:
+    """Working-resolution probability of the subject: its classes, then (``subjects="main"``)
+    without the passers-by."""
+    probability = subject_probability(probabilities, config.subject_classes)
+    return keep_main_subjects(probability) if config.subjects == "main" else probability
+
+
 def matte_from_probabilities(image: np.ndarray, probabilities: np.ndarray,
                              config: RenderConfig, working: Shrunk | None = None,
                              ) -> RefinedMatte:
-    """The refined full-resolution matte from working-resolution probabilities."""
-    probability = subject_probability(probabilities, config.subject_classes)
-    return refine(image, probability, config.matte, working)
+    """The refined full-resolution matte from working-resolution probabilities: what every mode
+    composites with, and what ``--mode matte`` writes."""
+    return refine(image, subject_probability_of(probabilities, config), config.matte, working)
 
 
 def render(image: np.ndarray, config: RenderConfig, probabilities: np.ndarray | None = None,

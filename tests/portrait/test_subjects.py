@@ -60,3 +60,36 @@ def test_bad_arguments_are_refused():
         keep_main_subjects(np.zeros((4, 4), np.float32), 1.5)
     with pytest.raises(ValueError, match=r"\[h, w\]"):
         keep_main_subjects(np.zeros((4, 4, 2), np.float32))
+
+
+def two_people_probabilities(shape=(200, 300)):
+    """[h, w, 2] background/person probabilities: a subject on the left, a passer-by right."""
+    person = np.maximum(soft_disc(shape, (100, 80), 50), soft_disc(shape, (80, 235), 20))
+    return np.dstack([1.0 - person, person]).astype(np.float32)
+
+
+@pytest.mark.parametrize("subjects, passer_by_sharp", [("main", False), ("all", True)])
+def test_portrait_mattes_follow_the_subjects_option(subjects, passer_by_sharp):
+    from deeplab.portrait.render import RenderConfig, matte_from_probabilities
+
+    image = np.full((200, 300, 3), 128, np.uint8)
+    matte = matte_from_probabilities(image, two_people_probabilities(),
+                                     RenderConfig(mode="matte", subjects=subjects))
+    assert matte.alpha8[100, 80] == 255
+    assert (matte.alpha8[80, 235] > 127) == passer_by_sharp
+    assert (matte.alpha8[:, 200:].max() > 0) == passer_by_sharp  # dropped: no trace left
+
+
+def test_an_unknown_subjects_choice_is_refused():
+    from deeplab.portrait.render import RenderConfig
+
+    with pytest.raises(ValueError, match="subjects"):
+        RenderConfig(subjects="largest")
+
+
+def test_infer_passes_the_subjects_option_through():
+    from deeplab.portrait.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["a.jpg", "-o", "out"]).subjects == "main"
+    assert parser.parse_args(["a.jpg", "-o", "out", "--subjects", "all"]).subjects == "all"

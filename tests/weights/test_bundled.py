@@ -23,7 +23,7 @@ EXAMPLE_PHOTO = PROJECT_ROOT / "examples" / "astronaut.jpg"
 
 @pytest.fixture(scope="module")
 def person_segmenter():
-    from deeplab.inference import Segmenter
+    from deeplab.runtimes.keras import Segmenter
 
     return Segmenter.from_source("person")
 
