@@ -78,7 +78,7 @@ def person_dev_iou(model, classes, config: RenderConfig, input_size: int) -> flo
     dev = SHARED / "data" / "person_dev"
     scores = []
     for image_path in sorted((dev / "images").iterdir()):
-        photo = portrait_io.read_image(image_path).rgb
+        photo = portrait_io.read_photo(image_path).rgb
         mask = load_mask(find_mask(dev / "masks", image_path.stem), *photo.shape[:2])
         working, probabilities = predict(model, photo, input_size)
         scores.append(quality.iou(render(photo, config, probabilities=probabilities,
@@ -91,7 +91,7 @@ def edges_and_iou(model, classes, config: RenderConfig) -> dict:
     hd = SHARED / "data" / "portraits_hd"
     edge_ours, edge_tutorial = [], []
     for image_path in sorted((hd / "images").iterdir()):
-        photo = portrait_io.read_image(image_path).rgb
+        photo = portrait_io.read_photo(image_path).rgb
         reference = portrait_io.read_matte(hd / "reference_mattes" / f"{image_path.stem}.png",
                                            photo.shape[:2])
         working, probabilities = predict(model, photo)
@@ -103,7 +103,7 @@ def edges_and_iou(model, classes, config: RenderConfig) -> dict:
     dev = SHARED / "data" / "person_dev"
     iou_ours, iou_tutorial = [], []
     for image_path in sorted((dev / "images").iterdir()):
-        photo = portrait_io.read_image(image_path).rgb
+        photo = portrait_io.read_photo(image_path).rgb
         mask = load_mask(find_mask(dev / "masks", image_path.stem), *photo.shape[:2])
         working, probabilities = predict(model, photo)
         ours = render(photo, config, probabilities=probabilities, working=working).matte
@@ -150,7 +150,7 @@ def halo(radii=HALO_RADII, ccp_photos: int = 40) -> dict:
         soft = name == "portraits_hd"
         scores = {radius: ([], []) for radius in radii}
         for image_path, reference_path in pairs:
-            photo = portrait_io.read_image(image_path).rgb
+            photo = portrait_io.read_photo(image_path).rgb
             reference = reference_for(photo, reference_path, soft)
             for radius in radii:
                 composite = blur_composite(photo, reference, BokehConfig(radius=radius))
@@ -232,7 +232,7 @@ def video_with_sound(model, config: RenderConfig, input_size: int) -> dict:
 
 def twelve_megapixel_jpeg(folder: Path) -> Path:
     """A 4000x3000 JPEG made from an HD portrait (upscaled: a stand-in for a phone photo)."""
-    source = portrait_io.read_image(SHARED / "data" / "portraits_hd" / "images" /
+    source = portrait_io.read_photo(SHARED / "data" / "portraits_hd" / "images" /
                                     "p_09ba26b4.jpg").rgb
     big = cv2.resize(source, (4000, 3000), interpolation=cv2.INTER_CUBIC)
     return portrait_io.write_image(folder / "photo12mp.jpg", big, 92)
@@ -254,7 +254,7 @@ def speed(model, model_path: Path, config: RenderConfig, runs: int, video_input_
     with tempfile.TemporaryDirectory() as temp:
         temp = Path(temp)
         jpeg = twelve_megapixel_jpeg(temp)
-        photo = portrait_io.read_image(jpeg).rgb
+        photo = portrait_io.read_photo(jpeg).rgb
         working, probabilities = predict(model, photo)
         results["after_model_ms"] = 1000 * median_time(
             lambda: render(photo, config, probabilities=probabilities, working=working), runs)
@@ -346,7 +346,7 @@ def make_pictures(model, classes, out_dir: Path, radius_fraction: float = 0.012)
               SHARED / "data" / "portraits_hd" / "images" / "p_51c916fc.jpg"]
     written = []
     for path in photos:
-        photo = portrait_io.read_image(path).rgb
+        photo = portrait_io.read_photo(path).rgb
         height, width = photo.shape[:2]
         radius = radius_fraction * np.hypot(height, width)
         config = RenderConfig(subject_classes=classes, bokeh=BokehConfig(radius=radius))
@@ -360,7 +360,7 @@ def make_pictures(model, classes, out_dir: Path, radius_fraction: float = 0.012)
     from deeplab.portrait.composite import blend, fit_background, replace_composite
 
     path = SHARED / "data" / "photos" / "messi5.jpg"
-    photo = portrait_io.read_image(path).rgb
+    photo = portrait_io.read_photo(path).rgb
     height, width = photo.shape[:2]
     sky = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
     new_background = np.broadcast_to((np.array([40, 90, 200]) * (1 - sky)
@@ -376,7 +376,7 @@ def make_pictures(model, classes, out_dir: Path, radius_fraction: float = 0.012)
     written.append(portrait_io.write_image(out_dir / "portrait_replace_messi5.jpg", picture, 85))
     # Halo with the reference matte given to both, as in the benchmark: 20 px.
     path = SHARED / "data" / "portraits_hd" / "images" / "p_22fc0130.jpg"
-    photo = portrait_io.read_image(path).rgb
+    photo = portrait_io.read_photo(path).rgb
     reference = portrait_io.read_matte(SHARED / "data" / "portraits_hd" / "reference_mattes" /
                                        f"{path.stem}.png", photo.shape[:2])
     ours = blur_composite(photo, reference, BokehConfig(radius=20))

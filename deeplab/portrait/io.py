@@ -16,11 +16,10 @@ import numpy as np
 
 from deeplab.atomic import write_bytes_atomic, write_bytes_exclusive
 from deeplab.image_files import (EXIF_ORIENTATION_TAG, JPEG_SUFFIXES, Photo, UnreadableImageError,
-                                 decode_image)
-from deeplab.image_files import read_photo as read_image
+                                 decode_image, read_photo)
 
 __all__ = ["EXIF_ORIENTATION_TAG", "VIDEO_SUFFIXES",
-           "Photo", "UnreadableImageError", "decode_image", "encode_image", "read_image",
+           "Photo", "UnreadableImageError", "decode_image", "encode_image", "read_photo",
            "read_matte", "write_image"]
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")

@@ -24,7 +24,7 @@ import numpy as np
 
 from deeplab.portrait.bokeh import BokehConfig
 from deeplab.image_files import IMAGE_SUFFIXES, JPEG_SUFFIXES
-from deeplab.portrait.io import (VIDEO_SUFFIXES, UnreadableImageError, read_image, read_matte,
+from deeplab.portrait.io import (VIDEO_SUFFIXES, UnreadableImageError, read_photo, read_matte,
                                  write_image)
 from deeplab.portrait.matte import MatteConfig
 from deeplab.portrait.models import (DEFAULT_WEIGHTS, ProbabilityModel, load_probability_model,
@@ -245,7 +245,7 @@ class PortraitRunner:
         if options.mode == "replace":
             if options.background is None:
                 raise ValueError("mode 'replace' needs --background IMG")
-            self._background = read_image(options.background, max_pixels=options.max_pixels).rgb
+            self._background = read_photo(options.background, max_pixels=options.max_pixels).rgb
         self._config: RenderConfig | None = None
         self._need_model = options.matte is None
 
@@ -378,7 +378,7 @@ class PortraitRunner:
             if target is None:
                 continue
             try:
-                photo = read_image(item.path, max_pixels=self.options.max_pixels)
+                photo = read_photo(item.path, max_pixels=self.options.max_pixels)
                 matte_path = self._matte_path(item, self._single)
                 matte = None if matte_path is None else read_matte(
                     matte_path, (photo.height, photo.width))

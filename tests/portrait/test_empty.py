@@ -27,8 +27,8 @@ def test_photo_without_person_is_written_unblurred_and_named(tmp_path, room):
     report = summary.report()
     assert "no person found in" in report and "empty_room.png: written unblurred" in report
     assert "person.png: written" not in report
-    written = portrait_io.read_image(tmp_path / "out" / "empty_room.png").rgb
-    np.testing.assert_array_equal(written, portrait_io.read_image(room / "empty_room.png").rgb)
+    written = portrait_io.read_photo(tmp_path / "out" / "empty_room.png").rgb
+    np.testing.assert_array_equal(written, portrait_io.read_photo(room / "empty_room.png").rgb)
 
 
 def test_if_empty_blur_blurs_and_skip_writes_nothing(tmp_path, room):
@@ -36,8 +36,8 @@ def test_if_empty_blur_blurs_and_skip_writes_nothing(tmp_path, room):
                            PortraitOptions(output_dir=tmp_path / "b", blur_radius=5,
                                            if_empty="blur"),
                            model=BrightIsPerson(), progress=False)
-    original = portrait_io.read_image(room / "empty_room.png").rgb.astype(np.float32)
-    result = portrait_io.read_image(tmp_path / "b" / "empty_room.png").rgb.astype(np.float32)
+    original = portrait_io.read_photo(room / "empty_room.png").rgb.astype(np.float32)
+    result = portrait_io.read_photo(tmp_path / "b" / "empty_room.png").rgb.astype(np.float32)
     assert result.std() < 0.6 * original.std() and "empty_room.png" in blurred.report()
     skipped = run_portrait([room], PortraitOptions(output_dir=tmp_path / "s", if_empty="skip"),
                            model=BrightIsPerson(), progress=False)

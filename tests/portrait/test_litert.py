@@ -19,7 +19,7 @@ from conftest import PROJECT_ROOT, shared_path
 from deeplab import contract_np
 from deeplab.portrait import litert
 from deeplab.runtimes.litert import LiteRTRuntime
-from deeplab.portrait.io import read_image, write_image
+from deeplab.portrait.io import read_photo, write_image
 from deeplab.portrait.render import working_image
 
 REAL_MODEL = ("models", "portrait_mnv2_dm05", "frozen_inference_graph.pb")
@@ -149,7 +149,7 @@ def test_litert_agrees_with_keras_segmenter_on_person_dev(real_litert, real_mode
     equal = total = 0
     worst = 0.0
     for path in images:
-        working = working_image(read_image(path).rgb, 513).image
+        working = working_image(read_photo(path).rgb, 513).image
         expected = segmenter.predict(working).probabilities
         ours = real_litert.probabilities(working[None])[0]
         assert ours.shape == expected.shape
@@ -216,7 +216,7 @@ def test_cli_with_tflite_weights_never_imports_tensorflow(real_litert, cache_dir
     report, stderr = _run_cli([str(source), "--output", str(tmp_path / "out"), "--weights",
                                str(real_litert.path), "--quiet"], cache_dir)
     assert report == {"code": 0, "tensorflow": False, "keras": False}
-    assert read_image(tmp_path / "out" / "photo.jpg").rgb.shape == photo.shape
+    assert read_photo(tmp_path / "out" / "photo.jpg").rgb.shape == photo.shape
     # only our own summary: no XNNPACK, absl, oneDNN or CUDA lines
     assert stderr == ["portrait: 1 written, 0 skipped, 0 failed"], stderr
 
@@ -232,8 +232,8 @@ def test_cli_real_model_on_person_dev_from_the_cache(real_litert, real_model, ca
                          cache_dir)
     assert report == {"code": 0, "tensorflow": False, "keras": False}
     for path in images:
-        photo = read_image(path).rgb
-        result = read_image(out / f"{path.stem}.jpg").rgb
+        photo = read_photo(path).rgb
+        result = read_photo(out / f"{path.stem}.jpg").rgb
         assert result.shape == photo.shape
         matte = cv2.imread(str(out / f"{path.stem}_matte.png"), cv2.IMREAD_GRAYSCALE)
         mask = _mask_for(masks, path.stem, photo.shape)
@@ -260,7 +260,7 @@ def test_cli_real_model_saved_model_weights(real_model, tmp_path, cache_dir):
     report, _ = _run_cli([str(images[0]), "--output", str(out), "--weights", str(saved),
                           "--save-matte", "--quiet"], cache_dir)
     assert report["code"] == 0
-    photo = read_image(images[0]).rgb
+    photo = read_photo(images[0]).rgb
     matte = cv2.imread(str(out / f"{images[0].stem}_matte.png"), cv2.IMREAD_GRAYSCALE)
     mask = _mask_for(masks, images[0].stem, photo.shape)
     predicted = matte >= 128

@@ -78,8 +78,8 @@ def test_every_mode_writes_expected_file(tmp_path, photos, mode):
 def test_blur_keeps_subject_and_blurs_background(tmp_path, photos):
     run_portrait([photos / "a.jpg"], PortraitOptions(output_dir=tmp_path, blur_radius=4),
                  model=FakeSegmenter(), progress=False)
-    original = portrait_io.read_image(photos / "a.jpg").rgb.astype(np.float32)
-    result = portrait_io.read_image(tmp_path / "a.jpg").rgb.astype(np.float32)
+    original = portrait_io.read_photo(photos / "a.jpg").rgb.astype(np.float32)
+    result = portrait_io.read_photo(tmp_path / "a.jpg").rgb.astype(np.float32)
     centre = (slice(40, 56), slice(56, 72))
     corner = (slice(0, 20), slice(0, 20))
     assert np.abs(result[centre] - original[centre]).mean() < 4  # subject untouched
