@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from deeplab.log import parse_args  # noqa: E402
 from deeplab.portrait import io as portrait_io  # noqa: E402
 from deeplab.portrait import quality, tutorial  # noqa: E402
 from deeplab.portrait.bokeh import BokehConfig  # noqa: E402
@@ -402,11 +403,11 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     parser.add_argument("--pictures", type=Path, metavar="DIR",
                         help="also write the README's side-by-side pictures to DIR")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)  # --quiet / --verbose; the "converting" line on stderr
     print(f"OpenCV threads: {cv2.getNumThreads()}, CPUs: {os.cpu_count()}, "
           f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
     model_path = model_source(args.model)
-    model = load_probability_model(model_path, backend=args.backend, log=sys.stderr)
+    model = load_probability_model(model_path, backend=args.backend)
     classes = resolve_classes(model.class_names, "person")
     config = RenderConfig(subject_classes=classes)
     numbers: dict = {"model": str(model_path), "model_adapter": type(model).__name__}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from deeplab.weights.registry import find_release
 #: What the cache converts to: the TFLite precisions that need no calibration images.
 CACHE_PRECISIONS = tuple(p for p in FORMATS["tflite"].precisions if p != "int8")
 CACHE_FORMAT = 2  # bump when the cached network or its sidecar changes meaning
+
+logger = logging.getLogger(__name__)
 
 
 # -- converting and caching -------------------------------------------------------------------
@@ -102,7 +105,7 @@ def convert_source(source: str | os.PathLike, crop_size: int, precision: str = "
 
 def load_litert_model(source: str | os.PathLike, crop_size: int = 513,
                       precision: str = "float32", use_cache: bool = True,
-                      num_threads: int | None = None, log=None) -> PortraitModel:
+                      num_threads: int | None = None) -> PortraitModel:
     """A LiteRT model for any weights source, converted once and cached.
 
     ``.tflite`` files this project wrote are loaded as they are; other DeepLab ``.tflite`` files
@@ -121,7 +124,7 @@ def load_litert_model(source: str | os.PathLike, crop_size: int = 513,
             pass
 
     def reload(size: int) -> PortraitModel:
-        return load_litert_model(source, size, precision, use_cache, num_threads, log)
+        return load_litert_model(source, size, precision, use_cache, num_threads)
 
     if not use_cache:
         content, metadata = convert_source(source, crop_size, precision)
@@ -133,14 +136,12 @@ def load_litert_model(source: str | os.PathLike, crop_size: int = 513,
             json.loads(sidecar.read_text())
             return PortraitModel(LiteRTRuntime(target, num_threads=num_threads), reload)
         except (OSError, ValueError):  # damaged (disk full, killed writer...): rebuild it
-            if log is not None:
-                print(f"the cached network {target} is damaged; converting again", file=log)
+            logger.warning("the cached network %s is damaged; converting again", target)
             target.unlink(missing_ok=True)
             sidecar.unlink(missing_ok=True)
     if not (target.is_file() and sidecar.is_file()):
-        if log is not None:
-            print(f"converting {source} to a {precision} TFLite network at {crop_size} px "
-                  f"(once; cached in {target.parent})", file=log)
+        logger.info("converting %s to a %s TFLite network at %d px (once; cached in %s)",
+                    source, precision, crop_size, target.parent)
         content, metadata = convert_source(source, crop_size, precision)
         write_bytes_atomic(target, content)
         write_text_atomic(sidecar, json.dumps(metadata, indent=2))  # last: marks completion

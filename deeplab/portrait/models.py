@@ -65,7 +65,7 @@ BACKENDS = ("litert", "tensorflow")
 
 def load_probability_model(source: str | Path = DEFAULT_WEIGHTS, *, backend: str = "litert",
                            input_size: int = 513, precision: str = "float32",
-                           use_cache: bool = True, log=None) -> ProbabilityModel:
+                           use_cache: bool = True) -> ProbabilityModel:
     """A model for portrait mode from any weights source.
 
     ``backend="litert"`` (default): this project's ``.tflite`` exports directly, any other source
@@ -82,5 +82,5 @@ def load_probability_model(source: str | Path = DEFAULT_WEIGHTS, *, backend: str
         return PortraitModel(open_runtime(path))
     if backend == "litert":
         return load_litert_model(source, crop_size=input_size, precision=precision,
-                                 use_cache=use_cache, log=log)
+                                 use_cache=use_cache)
     return keras_model(source, input_size)

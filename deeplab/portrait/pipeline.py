@@ -14,10 +14,10 @@ other. A photo or video without a subject is handled as ``if_empty`` says (see
 from __future__ import annotations
 
 import glob
-import traceback
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TextIO
+from typing import Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -30,7 +30,7 @@ from deeplab.portrait.matte import MatteConfig
 from deeplab.portrait.models import (DEFAULT_WEIGHTS, ProbabilityModel, load_probability_model,
                                      resolve_classes)
 from deeplab.portrait.presence import check_if_empty, has_subject, keeps_photo
-from deeplab.portrait.quiet import Terminal, native_stderr_captured
+from deeplab.portrait.quiet import native_stderr_captured
 from deeplab.portrait.render import (PHOTO_INPUT_SIZE, VIDEO_INPUT_SIZE, RenderConfig, render,
                                      working_image)
 from deeplab.portrait.video import (FADED_MODES, NoSubjectInVideo, output_video_extension,
@@ -45,6 +45,8 @@ MAX_PIXELS = 100_000_000
 BATCH_PIXELS = 50_000_000
 #: The names a matte in a --matte folder may have, after its photo's stem (PNG first).
 MATTE_SUFFIXES = (".png", ".PNG", *(s for s in IMAGE_SUFFIXES if s != ".png"))
+
+logger = logging.getLogger(__name__)
 
 
 class ModelUnavailableError(RuntimeError):
@@ -231,12 +233,11 @@ class PortraitRunner:
     """
 
     def __init__(self, options: PortraitOptions, model: ProbabilityModel | None = None,
-                 progress: bool = True, log: TextIO | None = None,
+                 progress: bool = True,
                  should_stop: Callable[[], bool] | None = None):
         self.options = options
         self._model = model
         self.progress = progress
-        self.log = log if log is not None else Terminal()
         self.should_stop = should_stop or (lambda: False)
         self._background = None
         check_if_empty(options.if_empty)
@@ -251,8 +252,8 @@ class PortraitRunner:
 
     # -- model and configuration, loaded only when an input needs the network --------------
     def _quietly(self, load: Callable[[], ProbabilityModel], what: str) -> ProbabilityModel:
-        """Load a network with native log lines hidden (unless ``verbose``); the loader's own
-        messages go to ``self.log``. A failure stops the run with one message."""
+        """Load a network with native log lines hidden (unless ``verbose``; the loader's own log
+        records still show). A failure stops the run with one message."""
         try:
             with native_stderr_captured(not self.options.verbose):
                 return load()
@@ -266,7 +267,7 @@ class PortraitRunner:
             self._model = self._quietly(lambda: load_probability_model(
                 self.options.weights, backend=self.options.backend,
                 input_size=self.options.input_size, precision=self.options.precision,
-                use_cache=self.options.use_cache, log=self.log), f"weights {self.options.weights}")
+                use_cache=self.options.use_cache), f"weights {self.options.weights}")
             if self.options.flip:
                 from deeplab.portrait.test_time import FlipAveraged
 
@@ -420,7 +421,7 @@ class PortraitRunner:
             except ITEM_ERRORS as error:
                 self._fail(summary, item.path, error)
             except Exception as error:  # unexpected: keep the traceback, go on with the rest
-                traceback.print_exc(file=self.log)
+                logger.exception("unexpected error on %s", item.path)
                 self._fail(summary, item.path, error)
 
     def _render_photo(self, item, target, photo, matte, working, probabilities, config,
@@ -496,7 +497,7 @@ class PortraitRunner:
         except ModelUnavailableError:
             raise
         except Exception as error:  # unexpected: keep the traceback for the bug report
-            traceback.print_exc(file=self.log)
+            logger.exception("unexpected error on %s", item.path)
             self._fail(summary, item.path, error)
 
 

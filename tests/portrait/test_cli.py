@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -66,6 +67,26 @@ def test_native_log_lines_are_captured_not_shown(capfd):
     with native_stderr_captured(enabled=False):
         os.write(2, b"shown\n")
     assert "shown" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("flags, converting, noise", [
+    ([], True, False), (["--quiet"], False, False), (["--verbose"], True, True)])
+def test_loader_messages_show_while_native_output_is_captured(tmp_path, capfd, monkeypatch,
+                                                              flags, converting, noise):
+    def load(source, **options):  # what the LiteRT loader does on a cache miss
+        logging.getLogger("deeplab.portrait.litert").info("converting %s (once)", source)
+        os.write(2, b"I0000 cpu_feature_guard.cc] native noise\n")
+        return BrightIsPerson()
+
+    monkeypatch.setattr("deeplab.portrait.pipeline.load_probability_model", load)
+    # sys.stderr on descriptor 2, as outside pytest (capfd's own bypasses it)
+    monkeypatch.setattr(sys, "stderr", open(2, "w", buffering=1, closefd=False))
+    save(tmp_path / "in" / "a.png", photo())
+    code = infer_main([str(tmp_path / "in"), "--output", str(tmp_path / "out"), *flags])
+    err = capfd.readouterr().err
+    assert code == 0 and "1 written" in err
+    assert err.count("converting person (once)") == int(converting)
+    assert ("native noise" in err) == noise
 
 
 def test_a_run_prints_only_its_summary_and_each_error_once(tmp_path, capfd):

@@ -112,7 +112,7 @@ def test_cache_hit_does_not_convert_again(real_litert, real_model, monkeypatch):
 
 
 def test_damaged_cache_file_is_rebuilt_not_reported_forever(real_litert, real_model,
-                                                             monkeypatch):
+                                                             monkeypatch, logged):
     good = real_litert.path.read_bytes()
     real_litert.path.write_bytes(good[: len(good) // 3])  # a writer killed half-way
     calls = []
@@ -125,6 +125,8 @@ def test_damaged_cache_file_is_rebuilt_not_reported_forever(real_litert, real_mo
     again = litert.load_litert_model(real_model, crop_size=513)
     assert calls == [513] and again.path.read_bytes() == good
     assert again.class_names == ("background", "person")
+    assert logged[0] == f"the cached network {again.path} is damaged; converting again"
+    assert logged[1].startswith(f"converting {real_model} to a float32 TFLite network at 513 px")
 
 
 def test_cache_key_follows_content_crop_and_precision(tmp_path, real_model, cache_dir):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cv2
@@ -118,6 +119,21 @@ def test_corrupt_file_is_reported_and_skipped(tmp_path, photos, capsys):
     assert not (tmp_path / "out" / "broken.jpg").exists()
     err = capsys.readouterr().err
     assert "broken.jpg" in err and "empty.png" in err and "2 failed" in err
+
+
+def test_unexpected_error_is_logged_with_its_traceback_and_the_run_goes_on(tmp_path, photos,
+                                                                          monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr("deeplab.portrait.pipeline.render", broken)
+    with caplog.at_level(logging.ERROR, logger="deeplab"):
+        summary = run_portrait([photos], PortraitOptions(output_dir=tmp_path / "out"),
+                               model=FakeSegmenter(), progress=False)
+    assert summary.exit_code == 1 and len(summary.failed) == 2
+    records = [r for r in caplog.records if r.name == "deeplab.portrait.pipeline"]
+    assert len(records) == 2 and all(r.exc_info and r.exc_info[0] is KeyError for r in records)
+    assert "unexpected error on" in records[0].getMessage()
 
 
 @pytest.fixture(autouse=True)
