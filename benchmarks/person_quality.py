@@ -10,16 +10,20 @@ scores against the masks as they are (finding a passer-by counts as a mistake).
 Scoring as DESIGN.md section 6 (deeplab.portrait.person_score): mean of per-photo IoU, pooled
 IoU beside it. Models, all measured in this one run:
 
-- ours, float (the Keras model through TensorFlow) and the fast path ``infer.py`` runs (LiteRT,
-  ``--fast-precision``, default float32), plus the agreement of the fast path's labels with the
-  float model's; the fast path with test-time flip (``infer.py --flip``) and at the video
-  working size (``--video-input-size``, the network fed 257 px as ``infer.py`` does for video);
-- the old default (portrait_mnv2_dm05), MediaPipe selfie (256x256), Coral DeepLab MobileNetV2
+- ours as ``infer.py --mode matte`` writes it (the mask > 0.5): the fast path, portrait mode's
+  subject selection (passers-by go to the background, ``--subjects main``) and its edge-aware
+  matte; the same with ``--subjects all``, and at the video working size;
+- ours, network labels alone: float (the Keras model through TensorFlow) and the fast path
+  (LiteRT, ``--fast-precision``, default float32), plus the agreement of the fast path's labels
+  with the float model's; the fast path with test-time flip (``infer.py --flip``) and at the
+  video working size (``--video-input-size``, default infer.py's);
+- the old default (portrait_mnv2_dm05), MediaPipe selfie (256x256; also through our matte
+  steps, to show what they add to it), Coral DeepLab MobileNetV2
   1.0 and 0.5 int8 (513x513, PASCAL person) and the TFLite example's DeepLab 257 (float).
 
 Latency: median milliseconds per photo (the photo already at 513 px, model loaded and warm) on
-this machine's cores. ``--pictures DIR`` writes the photos where the old default did worst, with
-its mask and ours.
+this machine's cores. ``--pictures DIR`` writes the photos of ``--pictures-set`` where the old
+default did worst, with its mask and our portrait matte.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import numpy as np  # noqa: E402
 from deeplab.image_files import read_rgb  # noqa: E402
 from deeplab.portrait import person_score  # noqa: E402
 from deeplab.portrait.models import load_probability_model  # noqa: E402
+from deeplab.portrait.render import VIDEO_INPUT_SIZE  # noqa: E402
 
 SHARED = Path(os.environ.get("DEEPLAB_SHARED_DIR", ROOT.parent / "shared"))
 ANCHORS = SHARED / "models" / "anchors"
@@ -68,6 +73,33 @@ def deeplab(source: str, backend: str, precision: str = "float32", input_size: i
     return person_score.deeplab_predictor(model, names.index("person"))
 
 
+def deeplab_matte(source: str, input_size: int = 513, subjects: str = "main"):
+    """Ours as ``infer.py --mode matte`` runs it: fast path, subject selection, refined matte."""
+    model = load_probability_model(source, backend="litert", input_size=input_size)
+    names = [n.lower() for n in model.class_names]
+    return person_score.portrait_predictor(model, names.index("person"), input_size, subjects)
+
+
+class MediaPipeProbabilities:
+    """MediaPipe selfie as a 2-class probability model (its output resized to the photo), so
+    portrait mode's own matte steps can be measured on it too."""
+
+    class_names = ("background", "person")
+
+    def __init__(self):
+        self.square = person_score.SquareTFLite(
+            ANCHORS / "mediapipe_selfie" / "selfie_segmentation.tflite", "mediapipe")
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        out = []
+        for image in images:
+            person = self.square.run(self.square.square(image))[..., 0].astype(np.float32)
+            person = cv2.resize(person, (image.shape[1], image.shape[0]),
+                                interpolation=cv2.INTER_LINEAR)
+            out.append(np.dstack([1.0 - person, person]))
+        return np.stack(out)
+
+
 def anchors() -> dict[str, tuple[str, Callable]]:
     """name -> (what it is, lazy loader) of the models users would pick instead."""
     portrait = SHARED / "models" / "portrait_mnv2_dm05" / "frozen_inference_graph.pb"
@@ -78,6 +110,9 @@ def anchors() -> dict[str, tuple[str, Callable]]:
         "MediaPipe selfie": (
             "250 KB, 256x256", lambda: person_score.SquareTFLite(
                 ANCHORS / "mediapipe_selfie" / "selfie_segmentation.tflite", "mediapipe")),
+        "MediaPipe selfie + our matte steps": (
+            "its probability through portrait mode's subject selection and matte",
+            lambda: person_score.portrait_predictor(MediaPipeProbabilities(), 1)),
         "Coral DeepLab MNv2 1.0 int8": (
             "official PASCAL, 513x513", lambda: person_score.SquareTFLite(
                 ANCHORS / "coral_deeplab" / "deeplabv3_mnv2_pascal_quant.tflite", "coral")),
@@ -155,10 +190,13 @@ def main(argv=None) -> int:
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated subset of "
                         f"{','.join(SETS)}")
     parser.add_argument("--skip-anchors", action="store_true", help="only our model")
-    parser.add_argument("--video-input-size", type=int, default=257,
+    parser.add_argument("--video-input-size", type=int, default=VIDEO_INPUT_SIZE,
                         help="also score the network at infer.py's video working size (0: no)")
     parser.add_argument("--pictures", type=Path, metavar="DIR",
                         help="write the old default's worst photos beside ours")
+    parser.add_argument("--pictures-set", default="ccp_val_raw", choices=tuple(SETS),
+                        help="the set the pictures come from (default: CCP's held-out photos, "
+                             "Apache-2.0; person_dev has no licence to publish its photos)")
     parser.add_argument("--json", type=Path, help="also write every figure as JSON")
     args = parser.parse_args(argv)
     if not SHARED.is_dir():
@@ -176,18 +214,27 @@ def main(argv=None) -> int:
                 photo = photos[name][e.name]
                 ignored[name][e.name] = ignore(photo, person_score.reference_mask(
                     e.mask_path, photo.shape[:2]))
-    models = {f"ours, float ({args.model})": ("TensorFlow, 513 px",
+    models = {"ours, portrait matte (infer.py)": (
+                  "what infer.py --mode matte writes (> 0.5): fast path, passers-by left out, "
+                  "edge-aware matte", lambda: deeplab_matte(args.model)),
+              "ours, portrait matte, --subjects all": (
+                  "the same, keeping everyone the network finds",
+                  lambda: deeplab_matte(args.model, subjects="all")),
+              f"ours, float ({args.model})": ("network labels, TensorFlow, 513 px",
                                               lambda: deeplab(args.model, "tensorflow")),
               f"ours, fast path (LiteRT {args.fast_precision})": (
-                  "what infer.py runs, 513 px",
+                  "network labels as infer.py runs the network, 513 px",
                   lambda: deeplab(args.model, "litert", args.fast_precision))}
     models["ours, fast path + --flip"] = (
         "test-time flip (off by default)",
         lambda: deeplab(args.model, "litert", args.fast_precision, flip=True))
     if args.video_input_size:
         models[f"ours, video path ({args.video_input_size} px)"] = (
-            "what infer.py runs on video frames",
+            "network labels at infer.py's video working size",
             lambda: deeplab(args.model, "litert", args.fast_precision, args.video_input_size))
+        models[f"ours, portrait matte, video path ({args.video_input_size} px)"] = (
+            "the matte infer.py composites video frames with (no temporal smoothing)",
+            lambda: deeplab_matte(args.model, args.video_input_size))
     if not args.skip_anchors:
         models.update(anchors())
 
@@ -206,7 +253,7 @@ def main(argv=None) -> int:
         results[label]["latency_ms"] = statistics.median(all_times)
         print(f"  measured {label}", file=sys.stderr)
 
-    float_label, fast_label = list(models)[:2]
+    matte_label, _, float_label, fast_label = list(models)[:4]
     agreement = {}
     for set_name in sets:
         same = total = 0
@@ -226,10 +273,11 @@ def main(argv=None) -> int:
     print("\nmean per-photo IoU (pooled IoU); fast path keeps "
           + ", ".join(f"{100 * v:.2f}% of the float model's labels on {s}"
                       for s, v in agreement.items()))
-    if args.pictures and not args.skip_anchors and "person_dev" in sets:
+    shown = args.pictures_set
+    if args.pictures and not args.skip_anchors and shown in sets:
         old = "portrait_mnv2_dm05 (old default)"
-        path = write_pictures(args.pictures, photos["person_dev"],
-                              kept[(old, "person_dev")], kept[(float_label, "person_dev")],
+        path = write_pictures(args.pictures, photos[shown],
+                              kept[(old, shown)], kept[(matte_label, shown)],
                               ("old default", "ours"))
         print(f"pictures: {path}")
     if args.json:

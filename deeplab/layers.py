@@ -98,7 +98,7 @@ class NativeDilatedDepthwiseConv2D(keras.layers.DepthwiseConv2D):
     MobileNetV2's run time on CPU. ``DepthwiseConv2dNative`` with ``dilations`` is the same maths in
     one oneDNN kernel that also fuses the bias and ReLU6 after it (2.5x faster per layer here).
     Its gradient ignores the dilation on CPU (TensorFlow 2.21, checked), so training calls fall
-    back to the stock path; :func:`deeplab.export.optimize.fold_batch_norm` swaps this layer in
+    back to the stock path; :func:`deeplab.rewrites.fold_batch_norm` swaps this layer in
     for inference networks only (SavedModel exports, ``Segmenter``).
     """
 

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from deeplab.image_files import IMAGE_SUFFIXES, read_rgb
+from deeplab.portrait.render import RenderConfig, matte_from_probabilities, working_image
 from deeplab.runtimes.litert import open_interpreter
 
 WORKING_SIDE = 513
@@ -156,6 +157,20 @@ def deeplab_predictor(model, person_index: int) -> Predictor:
     def predict(photo: np.ndarray) -> np.ndarray:
         probabilities = model.probabilities(photo[np.newaxis])[0]
         return np.argmax(probabilities, axis=-1) == person_index
+
+    return predict
+
+
+def portrait_predictor(model, person_index: int, input_size: int = WORKING_SIDE,
+                       subjects: str = "main") -> Predictor:
+    """What ``infer.py --mode matte`` writes, above one half: the network fed the photo at
+    ``input_size``, then portrait mode's subject selection and edge-aware matte (``render``)."""
+    config = RenderConfig(mode="matte", subject_classes=(person_index,), subjects=subjects)
+
+    def predict(photo: np.ndarray) -> np.ndarray:
+        working = working_image(photo, input_size)
+        probabilities = model.probabilities(working.image[np.newaxis])[0]
+        return matte_from_probabilities(photo, probabilities, config, working).alpha8 > 127
 
     return predict
 
