@@ -46,14 +46,16 @@ from deeplab.portrait.bokeh import BokehConfig  # noqa: E402
 from deeplab.portrait.composite import blur_composite  # noqa: E402
 from deeplab.portrait.models import load_probability_model, resolve_classes  # noqa: E402
 from deeplab.portrait.pipeline import PortraitOptions, run_portrait  # noqa: E402
-from deeplab.portrait.render import RenderConfig, render, working_image  # noqa: E402
+from deeplab.portrait.render import VIDEO_INPUT_SIZE, RenderConfig, render, working_image  # noqa: E402
 from deeplab.portrait.video import process_video  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 
 
-def model_source(path: Path) -> Path:
-    return path / "frozen_inference_graph.pb" if path.is_dir() else path
+def model_source(source: str) -> str | Path:
+    """A release folder's frozen graph; any other source (registry name, file) as given."""
+    path = Path(source)
+    return path / "frozen_inference_graph.pb" if path.is_dir() else source
 
 
 def load_mask(path: Path, height: int, width: int) -> np.ndarray:
@@ -391,9 +393,11 @@ def make_pictures(model, classes, out_dir: Path, radius_fraction: float = 0.012)
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, default=SHARED / "models" / "portrait_mnv2_dm05")
+    parser.add_argument("--model", default="person",
+                        help="weights source (default: the bundled person model; the old "
+                             "default is ../shared/models/portrait_mnv2_dm05)")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--video-input-size", type=int, default=257)
+    parser.add_argument("--video-input-size", type=int, default=VIDEO_INPUT_SIZE)
     parser.add_argument("--video-frames", type=int, default=60)
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
