@@ -13,16 +13,21 @@ import cv2
 import numpy as np
 
 SUBJECT_CHOICES = ("main", "all")
-#: A region smaller than this fraction of the largest one is a passer-by, not a subject.
+#: A region smaller than this fraction of the largest one is a passer-by, not a subject...
 MAIN_SUBJECT_AREA_FRACTION = 0.25
+#: ... unless it lies this close to a subject (a fraction of the longer side): a hand or a foot
+#: cut off by a strap, a pole or a held object is part of the subject.
+NEAR_SUBJECT_FRACTION = 0.02
 
 
 def keep_main_subjects(probability: np.ndarray,
                        min_area_fraction: float = MAIN_SUBJECT_AREA_FRACTION,
-                       threshold: float = 0.5) -> np.ndarray:
+                       threshold: float = 0.5,
+                       near_fraction: float = NEAR_SUBJECT_FRACTION) -> np.ndarray:
     """``probability`` ([h, w] in [0, 1]) with the regions of minor people set to 0.
 
-    Regions are the 8-connected parts of ``probability > threshold``. A dropped region takes its
+    Regions are the 8-connected parts of ``probability > threshold``; a small region within
+    ``near_fraction`` of the longer side of a subject region stays with it. A dropped region takes its
     soft fringe with it (the ramp the network's upsampling leaves around it, about 1.5% of the
     longer side), except where that fringe also borders a kept region. The input is not modified;
     when nothing is dropped it is returned as it is.
@@ -39,14 +44,22 @@ def keep_main_subjects(probability: np.ndarray,
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = np.zeros(count, bool)
     keep[1:] = areas >= min_area_fraction * areas.max()
+    if near_fraction > 0 and not keep[1:].all():
+        reach = _disc(max(1, round(near_fraction * max(probability.shape))))
+        near = cv2.dilate((keep[regions] & (regions > 0)).astype(np.uint8), reach).astype(bool)
+        keep[np.unique(regions[near])] = True
+        keep[0] = False
     if keep[1:].all():
         return probability
     dropped = (~keep[regions] & (regions > 0)).astype(np.uint8)
     kept = (keep[regions] & (regions > 0)).astype(np.uint8)
-    radius = max(2, round(0.015 * max(probability.shape)))
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    disc = _disc(max(2, round(0.015 * max(probability.shape))))
     zone = cv2.dilate(dropped, disc).astype(bool) & ~cv2.dilate(kept, disc).astype(bool)
     zone |= dropped.astype(bool)
     result = probability.copy()
     result[zone] = 0
     return result
+
+
+def _disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))

@@ -40,13 +40,21 @@ def test_the_fraction_decides_and_zero_keeps_everyone():
     assert keep_main_subjects(probability, 0.0) is probability
 
 
-def test_a_small_region_beside_the_subject_goes_and_the_subject_edge_stays():
+def test_a_small_region_clear_of_the_subject_goes_and_the_subject_edge_stays():
     subject = soft_disc((120, 200), (60, 60), 40)
-    hand_near = soft_disc((120, 200), (60, 111), 3)  # a small region just beside the subject
-    probability = np.maximum(subject, hand_near)
+    small = soft_disc((120, 200), (60, 130), 4)  # 20 px clear of the subject: a passer-by
+    probability = np.maximum(subject, small)
     kept = keep_main_subjects(probability)
-    assert kept[60, 111] == 0.0
-    np.testing.assert_array_equal(kept[:, :104], probability[:, :104])  # with the soft ramp
+    assert kept[60, 130] == 0.0
+    np.testing.assert_array_equal(kept[:, :110], probability[:, :110])  # with its soft ramp
+
+
+def test_a_small_part_next_to_the_subject_stays_with_it():
+    subject = soft_disc((120, 200), (60, 60), 40)
+    hand = soft_disc((120, 200), (60, 108), 4)  # cut off by a 2-px gap (a strap, a pole)
+    probability = np.maximum(subject, hand)
+    assert keep_main_subjects(probability) is probability
+    assert keep_main_subjects(probability, near_fraction=0.0)[60, 108] == 0.0
 
 
 @pytest.mark.parametrize("probability", [np.zeros((30, 40), np.float32),
