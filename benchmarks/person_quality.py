@@ -61,6 +61,10 @@ SETS = {
 TEACHER = ANCHORS / "coral_deeplab" / "deeplabv3_mnv2_pascal_quant.tflite"
 
 
+def person_index(model) -> int:
+    return [name.lower() for name in model.class_names].index("person")
+
+
 def deeplab(source: str, backend: str, precision: str = "float32", input_size: int = 513,
             flip: bool = False):
     model = load_probability_model(source, backend=backend, input_size=input_size,
@@ -69,15 +73,13 @@ def deeplab(source: str, backend: str, precision: str = "float32", input_size: i
         from deeplab.portrait.test_time import FlipAveraged
 
         model = FlipAveraged(model)
-    names = [n.lower() for n in model.class_names]
-    return person_score.deeplab_predictor(model, names.index("person"))
+    return person_score.deeplab_predictor(model, person_index(model))
 
 
 def deeplab_matte(source: str, input_size: int = 513, subjects: str = "main"):
     """Ours as ``infer.py --mode matte`` runs it: fast path, subject selection, refined matte."""
     model = load_probability_model(source, backend="litert", input_size=input_size)
-    names = [n.lower() for n in model.class_names]
-    return person_score.portrait_predictor(model, names.index("person"), input_size, subjects)
+    return person_score.portrait_predictor(model, person_index(model), input_size, subjects)
 
 
 class MediaPipeProbabilities:
@@ -91,13 +93,8 @@ class MediaPipeProbabilities:
             ANCHORS / "mediapipe_selfie" / "selfie_segmentation.tflite", "mediapipe")
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
-        out = []
-        for image in images:
-            person = self.square.run(self.square.square(image))[..., 0].astype(np.float32)
-            person = cv2.resize(person, (image.shape[1], image.shape[0]),
-                                interpolation=cv2.INTER_LINEAR)
-            out.append(np.dstack([1.0 - person, person]))
-        return np.stack(out)
+        people = [self.square.person_probability(image) for image in images]
+        return np.stack([np.dstack([1.0 - person, person]) for person in people])
 
 
 def anchors() -> dict[str, tuple[str, Callable]]:

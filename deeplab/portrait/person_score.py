@@ -210,13 +210,16 @@ class SquareTFLite:
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self.output["index"])[0]
 
+    def person_probability(self, photo: np.ndarray) -> np.ndarray:
+        """MediaPipe's person probability, resized (bilinear) back to the photo, float32."""
+        out = self.run(self.square(photo))[..., 0].astype(np.float32)
+        return cv2.resize(out, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_LINEAR)
+
     def __call__(self, photo: np.ndarray) -> np.ndarray:
         height, width = photo.shape[:2]
-        out = self.run(self.square(photo))
         if self.kind == "mediapipe":
-            probability = cv2.resize(out[..., 0].astype(np.float32), (width, height),
-                                     interpolation=cv2.INTER_LINEAR)
-            return probability > 0.5
+            return self.person_probability(photo) > 0.5
+        out = self.run(self.square(photo))
         labels = out if self.kind == "coral" else np.argmax(out, axis=-1)
         labels = cv2.resize(labels.astype(np.uint8), (width, height),
                             interpolation=cv2.INTER_NEAREST)

@@ -17,7 +17,7 @@ from deeplab.portrait.resample import Shrunk, shrink_to_longer_side
 from deeplab.portrait.subjects import SUBJECT_CHOICES, keep_main_subjects
 
 PHOTO_INPUT_SIZE = 513  # longer side fed to the network, as the original demo does
-VIDEO_INPUT_SIZE = 225  # 37.5 frames/s at 640x480 with the bundled model on 2 cores (257: 28.1)
+VIDEO_INPUT_SIZE = 225  # >= 30 frames/s at 640x480 with the bundled model on 2 cores (README)
 
 
 @dataclass(frozen=True)

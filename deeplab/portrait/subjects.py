@@ -27,8 +27,8 @@ def keep_main_subjects(probability: np.ndarray,
     """``probability`` ([h, w] in [0, 1]) with the regions of minor people set to 0.
 
     Regions are the 8-connected parts of ``probability > threshold``; a small region within
-    ``near_fraction`` of the longer side of a subject region stays with it. A dropped region takes its
-    soft fringe with it (the ramp the network's upsampling leaves around it, about 1.5% of the
+    ``near_fraction`` of the longer side of a subject region stays with it. A dropped region
+    takes its soft fringe with it (the ramp the network's upsampling leaves around it, about 1.5% of the
     longer side), except where that fringe also borders a kept region. The input is not modified;
     when nothing is dropped it is returned as it is.
     """
@@ -46,16 +46,16 @@ def keep_main_subjects(probability: np.ndarray,
     keep[1:] = areas >= min_area_fraction * areas.max()
     if near_fraction > 0 and not keep[1:].all():
         reach = _disc(max(1, round(near_fraction * max(probability.shape))))
-        near = cv2.dilate((keep[regions] & (regions > 0)).astype(np.uint8), reach).astype(bool)
+        near = cv2.dilate(keep[regions].astype(np.uint8), reach).astype(bool)
         keep[np.unique(regions[near])] = True
-        keep[0] = False
+        keep[0] = False  # the background is never a subject
     if keep[1:].all():
         return probability
-    dropped = (~keep[regions] & (regions > 0)).astype(np.uint8)
-    kept = (keep[regions] & (regions > 0)).astype(np.uint8)
-    disc = _disc(max(2, round(0.015 * max(probability.shape))))
-    zone = cv2.dilate(dropped, disc).astype(bool) & ~cv2.dilate(kept, disc).astype(bool)
-    zone |= dropped.astype(bool)
+    kept = keep[regions]
+    dropped = (regions > 0) & ~kept
+    fringe = _disc(max(2, round(0.015 * max(probability.shape))))
+    zone = dropped | (cv2.dilate(dropped.astype(np.uint8), fringe).astype(bool)
+                      & ~cv2.dilate(kept.astype(np.uint8), fringe).astype(bool))
     result = probability.copy()
     result[zone] = 0
     return result
