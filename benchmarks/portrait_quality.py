@@ -46,7 +46,8 @@ from deeplab.portrait.bokeh import BokehConfig  # noqa: E402
 from deeplab.portrait.composite import blur_composite  # noqa: E402
 from deeplab.portrait.models import load_probability_model, resolve_classes  # noqa: E402
 from deeplab.portrait.pipeline import PortraitOptions, run_portrait  # noqa: E402
-from deeplab.portrait.render import VIDEO_INPUT_SIZE, RenderConfig, render, working_image  # noqa: E402
+from deeplab.portrait.render import (VIDEO_INPUT_SIZE, RenderConfig, render,  # noqa: E402
+                                     working_image)
 from deeplab.portrait.video import process_video  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
@@ -251,7 +252,7 @@ def median_time(function, runs: int) -> float:
     return statistics.median(times)
 
 
-def speed(model, model_path: Path, config: RenderConfig, runs: int, video_input_size: int,
+def speed(model, model_path: str | Path, config: RenderConfig, runs: int, video_input_size: int,
           video_frames: int, skip_cold: bool) -> dict:
     results = {}
     with tempfile.TemporaryDirectory() as temp:

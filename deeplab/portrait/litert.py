@@ -112,9 +112,10 @@ def load_litert_model(source: str | os.PathLike, crop_size: int = 513,
     (the TFLite example, Coral: labels or full-size outputs) are read back into the network
     (:mod:`deeplab.weights.tflite_file`) and converted like any source. Anything else
     (registry name, archive, folder, checkpoint, frozen graph, ``.keras``) is looked up in the
-    cache by content hash + crop size + precision; a miss converts it (TensorFlow is imported only then) and stores it atomically,
-    unless ``use_cache`` is False (convert in memory every time). A cached file that no longer
-    loads (truncated, overwritten) is deleted and converted again, not reported forever.
+    cache by content hash + crop size + precision; a miss converts it (TensorFlow is imported
+    only then) and stores it atomically, unless ``use_cache`` is False (convert in memory every
+    time). A cached file that no longer loads (truncated, overwritten) is deleted and converted
+    again, not reported forever.
     """
     path = Path(str(source)).expanduser()
     if path.suffix == ".tflite":

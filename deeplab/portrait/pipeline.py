@@ -29,12 +29,11 @@ from deeplab.portrait.io import (VIDEO_SUFFIXES, UnreadableImageError, read_phot
 from deeplab.portrait.matte import MatteConfig
 from deeplab.portrait.models import (DEFAULT_WEIGHTS, ProbabilityModel, load_probability_model,
                                      resolve_classes)
-from deeplab.portrait.presence import check_if_empty, has_subject, keeps_photo
+from deeplab.portrait.presence import KEPT_MODES, check_if_empty, has_subject, keeps_photo
 from deeplab.portrait.quiet import native_stderr_captured
 from deeplab.portrait.render import (PHOTO_INPUT_SIZE, VIDEO_INPUT_SIZE, RenderConfig, render,
                                      working_image)
-from deeplab.portrait.video import (FADED_MODES, NoSubjectInVideo, output_video_extension,
-                                    process_video)
+from deeplab.portrait.video import NoSubjectInVideo, output_video_extension, process_video
 from deeplab.progress import progress_bar
 
 #: Errors that concern one input: reported, skipped, and the run goes on.
@@ -478,7 +477,7 @@ class PortraitRunner:
                                        overwrite=self.options.overwrite, on_frames=bar.update)
             summary.written.append(target)
             if result.frames_without_subject:
-                if self.options.mode not in FADED_MODES:
+                if self.options.mode not in KEPT_MODES:  # the modes a video fades out
                     what = f"rendered as usual ({self.options.mode} mode)"
                 elif self.options.if_empty == "blur":
                     what = "rendered as usual (--if-empty blur)"
