@@ -33,8 +33,6 @@ __all__ = ["NoSubjectInVideo", "VIDEO_MODES", "VideoInfo", "VideoResult",
            "output_video_extension", "process_video", "video_info", "video_render_config"]
 
 VIDEO_MODES = ("blur", "replace", "matte", "overlay", "compare")
-#: Modes whose effect fades out where no subject is seen (as ``presence.KEPT_MODES``).
-FADED_MODES = KEPT_MODES
 
 
 class NoSubjectInVideo(Exception):
@@ -160,7 +158,7 @@ def process_video(source: str | Path, destination: str | Path, model: Probabilit
 
     with VideoReader(source) as reader:
         fader = PresenceFader(reader.info.fps, enabled=if_empty != "blur"
-                              and config.mode in FADED_MODES)
+                              and config.mode in KEPT_MODES)
         stages = []
         publish = atomic_path(destination) if overwrite else atomic_create(destination)
         with publish as temp_path:
