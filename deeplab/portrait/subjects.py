@@ -28,9 +28,9 @@ def keep_main_subjects(probability: np.ndarray,
 
     Regions are the 8-connected parts of ``probability > threshold``; a small region within
     ``near_fraction`` of the longer side of a subject region stays with it. A dropped region
-    takes its soft fringe with it (the ramp the network's upsampling leaves around it, about 1.5% of the
-    longer side), except where that fringe also borders a kept region. The input is not modified;
-    when nothing is dropped it is returned as it is.
+    takes its soft fringe with it (the ramp the network's upsampling leaves around it, about
+    1.5% of the longer side), except where that fringe also borders a kept region. The input is
+    not modified; when nothing is dropped it is returned as it is.
     """
     if not 0.0 <= min_area_fraction <= 1.0:
         raise ValueError(f"min_area_fraction must be in [0, 1], got {min_area_fraction}")
