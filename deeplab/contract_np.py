@@ -65,6 +65,20 @@ def pad_and_normalize(images: np.ndarray, crop_size: int = CROP_SIZE) -> np.ndar
     return to_model_range(padded)
 
 
+def network_input(image: np.ndarray, crop_size: int = CROP_SIZE,
+                  resize: bool = True) -> tuple[np.ndarray, tuple[int, int]]:
+    """uint8 ``[h, w, 3]`` -> (float32 ``[1, S, S, 3]`` in [-1, 1], (h, w) of the image at the
+    working size): the input of a fixed-size network (``resize=False``: the image already is
+    the working-size image)."""
+    resized = image[np.newaxis]
+    if resize:
+        resized = resize_to_crop(resized, crop_size)
+    height, width = resized.shape[1:3]
+    if height > crop_size or width > crop_size:
+        raise ValueError(f"image {height}x{width} does not fit the {crop_size}-px network")
+    return pad_and_normalize(resized, crop_size), (height, width)
+
+
 def _align_corners_axis(in_size: int, out_size: int, keep: int):
     """Source indices and weights of TF's align-corners bilinear resize along one axis."""
     # TF: scale = float(in - 1) / float(out - 1) in float32, source = float(out_index) * scale.

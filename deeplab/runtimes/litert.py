@@ -122,13 +122,7 @@ class LiteRTRuntime(Runtime):
                       resize: bool = True) -> tuple[np.ndarray, tuple[int, int]]:
         """uint8 ``[h, w, 3]`` -> (float32 ``[1, S, S, 3]`` in [-1, 1], (h, w) of the image at
         the working size)."""
-        resized = image[np.newaxis]
-        if resize:
-            resized = contract_np.resize_to_crop(resized, self.crop_size)
-        height, width = resized.shape[1:3]
-        if height > self.crop_size or width > self.crop_size:
-            raise ValueError(f"image {height}x{width} does not fit the {self.crop_size}-px network")
-        return contract_np.pad_and_normalize(resized, self.crop_size), (height, width)
+        return contract_np.network_input(image, self.crop_size, resize)
 
     def _invoke(self, prepared: np.ndarray) -> None:
         self.interpreter.set_tensor(self._input["index"], prepared)

@@ -38,12 +38,9 @@ class OnnxRuntime(Runtime):
         self.class_names = tuple(class_names)
 
     def _run(self, image: np.ndarray, resize: bool) -> tuple[dict, np.ndarray, tuple]:
-        resized = image[np.newaxis]
-        if resize:
-            resized = contract_np.resize_to_crop(resized, self.crop_size)
-        prepared = contract_np.pad_and_normalize(resized, self.crop_size)
+        prepared, valid = contract_np.network_input(image, self.crop_size, resize)
         outputs = dict(zip(self._outputs, self.session.run(None, {self._input: prepared})))
-        return outputs, prepared, resized.shape[1:3]
+        return outputs, prepared, valid
 
     @staticmethod
     def _output(outputs: dict, name: str) -> np.ndarray:

@@ -65,9 +65,8 @@ class SavedModelRuntime(Runtime):
 
     def _working(self, image: np.ndarray, resize: bool) -> np.ndarray:
         """The image at the working size, resized as the signature itself resizes."""
-        if not resize:
-            return contract_np.to_batch(image)[0]
-        return contract_tf.resize_to_crop(contract_np.to_batch(image)[0], self.crop_size).numpy()
+        batch = contract_np.to_batch(image)[0]
+        return contract_tf.resize_to_crop(batch, self.crop_size).numpy() if resize else batch
 
     def predict_logits(self, image: np.ndarray, *, resize: bool = True) -> np.ndarray:
         probabilities = self.serve(self._working(image, resize))["probabilities"][0]
