@@ -118,10 +118,9 @@ def _layout_problems(root: Path) -> list[str]:
                             f"(use {', '.join(TF_IMAGE_SUFFIXES)})")
         elif suffix in TF_IMAGE_SUFFIXES:
             images.setdefault(path.stem, []).append(path)
-    masks = {p.stem: p for p in (root / "masks").iterdir()
-             if p.is_file() and p.suffix.lower() == ".png"}
-    lossy = sorted(str(p) for p in (root / "masks").iterdir()
-                   if p.is_file() and p.suffix.lower() in (*JPEG_SUFFIXES, ".webp"))
+    mask_files = [p for p in (root / "masks").iterdir() if p.is_file()]
+    masks = {p.stem: p for p in mask_files if p.suffix.lower() == ".png"}
+    lossy = sorted(str(p) for p in mask_files if p.suffix.lower() in (*JPEG_SUFFIXES, ".webp"))
     if lossy:
         shown = ", ".join(lossy[:3]) + (", ..." if len(lossy) > 3 else "")
         problems.append(f"{len(lossy)} mask(s) saved lossily ({shown}): masks must be PNG "

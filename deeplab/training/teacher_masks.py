@@ -26,7 +26,6 @@ def teacher_from_source(source: str) -> Callable[[np.ndarray], np.ndarray]:
     return lambda image: segmenter.predict(image).labels == person
 
 
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Copy a folder data set with the people a teacher model finds away from the "
