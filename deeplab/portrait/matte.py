@@ -39,15 +39,6 @@ class MatteConfig:
     snap: float = 0.1
 
 
-def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax in float32."""
-    logits = np.asarray(logits, np.float32)
-    shifted = logits - logits.max(axis=axis, keepdims=True)
-    np.exp(shifted, out=shifted)
-    shifted /= shifted.sum(axis=axis, keepdims=True)
-    return shifted
-
-
 def subject_probability(probabilities: np.ndarray, class_indices: tuple[int, ...]) -> np.ndarray:
     """Probability that a pixel belongs to any of ``class_indices`` ([h, w, C] -> [h, w])."""
     if not class_indices:

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from deeplab import contract_np
 from deeplab.portrait import bokeh, composite, matte, quality, resample, tutorial
 
 
@@ -90,7 +91,7 @@ def test_guided_filter_keeps_a_constant_source_constant():
 
 
 def test_subject_probability_sums_classes_and_validates():
-    probabilities = matte.softmax(np.random.default_rng(0).normal(size=(4, 5, 3)))
+    probabilities = contract_np.softmax(np.random.default_rng(0).normal(size=(4, 5, 3)))
     both = matte.subject_probability(probabilities, (1, 2))
     assert np.allclose(both, 1 - probabilities[..., 0])
     with pytest.raises(ValueError):
