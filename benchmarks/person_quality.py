@@ -17,12 +17,17 @@ IoU beside it. Models, all measured in this one run:
   (LiteRT, ``--fast-precision``, default float32), plus the agreement of the fast path's labels
   with the float model's; the fast path with test-time flip (``infer.py --flip``) and at the
   video working size (``--video-input-size``, default infer.py's);
+- the fast video model (``--fast-model``, default the bundled ``person_fast``): what infer.py
+  writes for video frames (its prebuilt LiteRT network at its own size, subject selection,
+  matte; no temporal smoothing), its network labels, and the same network in float (TensorFlow)
+  to show what quantisation costs;
 - the old default (portrait_mnv2_dm05), MediaPipe selfie (256x256; also through our matte
   steps, to show what they add to it), Coral DeepLab MobileNetV2
   1.0 and 0.5 int8 (513x513, PASCAL person) and the TFLite example's DeepLab 257 (float).
 
 Latency: median milliseconds per photo (the photo already at 513 px, model loaded and warm) on
-this machine's cores. ``--pictures DIR`` writes the photos of ``--pictures-set`` where the old
+this machine's cores; and, for the fast model beside MediaPipe, the network alone (median of
+``invoke()``, same thread count). ``--pictures DIR`` writes the photos of ``--pictures-set`` where the old
 default did worst, with its mask and our portrait matte.
 """
 
@@ -48,6 +53,7 @@ from deeplab.image_files import read_rgb  # noqa: E402
 from deeplab.portrait import person_score  # noqa: E402
 from deeplab.portrait.models import load_probability_model  # noqa: E402
 from deeplab.portrait.render import VIDEO_INPUT_SIZE  # noqa: E402
+from deeplab.runtimes.litert import open_interpreter  # noqa: E402
 
 SHARED = Path(os.environ.get("DEEPLAB_SHARED_DIR", ROOT.parent / "shared"))
 ANCHORS = SHARED / "models" / "anchors"
@@ -76,10 +82,28 @@ def deeplab(source: str, backend: str, precision: str = "float32", input_size: i
     return person_score.deeplab_predictor(model, person_index(model))
 
 
-def deeplab_matte(source: str, input_size: int = 513, subjects: str = "main"):
-    """Ours as ``infer.py --mode matte`` runs it: fast path, subject selection, refined matte."""
-    model = load_probability_model(source, backend="litert", input_size=input_size)
-    return person_score.portrait_predictor(model, person_index(model), input_size, subjects)
+def deeplab_matte(source: str, input_size: int | None = 513, subjects: str = "main"):
+    """Ours as ``infer.py --mode matte`` runs it: fast path, subject selection, refined matte.
+    ``input_size`` None: the network's own size (a bundled prebuilt network), as infer.py
+    runs video frames."""
+    model = load_probability_model(source, backend="litert", input_size=input_size or 513)
+    size = input_size or model.preferred_size or model.crop_size
+    return person_score.portrait_predictor(model, person_index(model), size, subjects)
+
+
+def network_latency_ms(path, repeats: int = 100, threads: int = 2) -> float:
+    """Median ms of one ``invoke()`` of a ``.tflite`` file (zeros in; the network alone)."""
+    interpreter = open_interpreter(path, threads)
+    detail = interpreter.get_input_details()[0]
+    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    for _ in range(10):
+        interpreter.invoke()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        interpreter.invoke()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
 
 
 class MediaPipeProbabilities:
@@ -186,6 +210,9 @@ def main(argv=None) -> int:
                         help="precision of the LiteRT fast path measured beside the float model")
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated subset of "
                         f"{','.join(SETS)}")
+    parser.add_argument("--fast-model", default="person_fast",
+                        help="the fast video model measured beside (default: %(default)s; "
+                             "'' to skip)")
     parser.add_argument("--skip-anchors", action="store_true", help="only our model")
     parser.add_argument("--video-input-size", type=int, default=VIDEO_INPUT_SIZE,
                         help="also score the network at infer.py's video working size (0: no)")
@@ -232,6 +259,18 @@ def main(argv=None) -> int:
         models[f"ours, portrait matte, video path ({args.video_input_size} px)"] = (
             "the matte infer.py composites video frames with (no temporal smoothing)",
             lambda: deeplab_matte(args.model, args.video_input_size))
+    if args.fast_model:
+        fast = load_probability_model(args.fast_model)
+        fast_size = fast.preferred_size or fast.crop_size or VIDEO_INPUT_SIZE
+        models[f"fast model ({args.fast_model}), portrait matte, video path ({fast_size} px)"] = (
+            "what infer.py writes for video frames (no temporal smoothing)",
+            lambda: deeplab_matte(args.fast_model, None))
+        models[f"fast model ({args.fast_model}), network labels"] = (
+            f"its shipped LiteRT network at {fast_size} px",
+            lambda: person_score.deeplab_predictor(fast, person_index(fast)))
+        models[f"fast model ({args.fast_model}), float network labels"] = (
+            "the same weights in float (TensorFlow): what quantising costs",
+            lambda: deeplab(args.fast_model, "tensorflow", input_size=fast_size))
     if not args.skip_anchors:
         models.update(anchors())
 
@@ -270,6 +309,12 @@ def main(argv=None) -> int:
     print("\nmean per-photo IoU (pooled IoU); fast path keeps "
           + ", ".join(f"{100 * v:.2f}% of the float model's labels on {s}"
                       for s, v in agreement.items()))
+    if args.fast_model and fast.path is not None:
+        mediapipe = ANCHORS / "mediapipe_selfie" / "selfie_segmentation.tflite"
+        ours, theirs = network_latency_ms(fast.path), network_latency_ms(mediapipe)
+        results["network_latency_ms"] = {args.fast_model: ours, "MediaPipe selfie": theirs}
+        print(f"network alone, 2 threads: {args.fast_model} {ours:.2f} ms, MediaPipe selfie "
+              f"{theirs:.2f} ms ({ours / theirs:.2f}x)")
     shown = args.pictures_set
     if args.pictures and not args.skip_anchors and shown in sets:
         old = "portrait_mnv2_dm05 (old default)"

@@ -84,6 +84,10 @@ class DataConfig:
     keeps values (255 = ignore); ``auto`` decides from the masks.
     ``max_image_side`` shrinks very large photos once at load time (masks with nearest neighbour)
     so the cache stays small; None keeps the original size.
+    ``label_names`` names the mask ids when they are a coarser label set than the model's
+    classes (``[background, person]`` masks for a 21-class PASCAL model): each label is the
+    model class of that name, and background any class no other label names (see
+    :func:`deeplab.training.losses.label_set_matrix`); null: mask ids are the model's classes.
     """
 
     kind: str = "folder"
@@ -104,6 +108,7 @@ class DataConfig:
     parallel_calls: int = -1
     prefetch: int = -1
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    label_names: list[str] | None = None
 
     def __post_init__(self):
         if isinstance(self.augment, dict):
@@ -126,5 +131,9 @@ class DataConfig:
                              f"{self.max_eval_examples}")
         if self.shuffle_buffer < 1:
             raise ValueError(f"data.shuffle_buffer must be >= 1, got {self.shuffle_buffer}")
+        if self.label_names is not None and (
+                len(self.label_names) < 2 or len(set(self.label_names)) != len(self.label_names)):
+            raise ValueError(f"data.label_names needs two or more distinct names, got "
+                             f"{self.label_names}")
         if not 0 <= self.ignore_label <= 255:
             raise ValueError(f"data.ignore_label must be in 0..255, got {self.ignore_label}")

@@ -26,7 +26,7 @@ from typing import Callable
 from deeplab.log import add_output_flags, configure
 from deeplab.portrait.composite import MODES
 from deeplab.portrait.litert import CACHE_PRECISIONS
-from deeplab.portrait.models import BACKENDS, DEFAULT_WEIGHTS
+from deeplab.portrait.models import BACKENDS, DEFAULT_WEIGHTS, FAST_WEIGHTS
 from deeplab.portrait.presence import IF_EMPTY_CHOICES
 from deeplab.portrait.subjects import MAIN_SUBJECT_AREA_FRACTION, SUBJECT_CHOICES
 from deeplab.portrait.render import VIDEO_INPUT_SIZE
@@ -118,10 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
                         default=513,
                         help="longer side fed to the network for photos, %d..%d "
                              "(default: %%(default)s)" % INPUT_SIZE_RANGE)
-    parser.add_argument("--video-input-size", default=VIDEO_INPUT_SIZE,
+    parser.add_argument("--video-weights", default=None, metavar="SOURCE",
+                        help="model for video frames (default: %s, the fast bundled model, "
+                             "when --weights is the default; otherwise --weights)" % FAST_WEIGHTS)
+    parser.add_argument("--video-input-size", default=None,
                         type=number(int, *INPUT_SIZE_RANGE, "--video-input-size"),
-                        help="longer side fed to the network for video frames "
-                             "(default: %(default)s)")
+                        help="longer side fed to the network for video frames (default: the "
+                             "video model's own size; %d for models without one)"
+                             % VIDEO_INPUT_SIZE)
     parser.add_argument("--video-codec", choices=tuple(ENCODERS), default=None,
                         help="video encoder (default: h264; vp9 for .webm); audio and subtitle "
                              "streams are always copied unchanged")
@@ -205,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                                            PortraitRunner)
 
     options = PortraitOptions(
-        output_dir=args.output, mode=args.mode, weights=args.weights, classes=args.classes,
+        output_dir=args.output, mode=args.mode, weights=args.weights,
+        video_weights=args.video_weights, classes=args.classes,
         subjects=args.subjects,
         blur_radius=args.blur_radius, depth_falloff=args.depth_falloff,
         background=args.background, matte=args.matte, save_matte=args.save_matte,

@@ -1,6 +1,9 @@
 """The LiteRT path of portrait mode: any weights source converted once to a TFLite network and
 cached, so that portrait mode starts without importing TensorFlow.
 
+A bundled model that ships its own LiteRT network (``person_fast``) runs that file as it is:
+nothing is converted, and the network's size is the working size unless another is asked for.
+
 TensorFlow takes seconds to import; LiteRT (``ai-edge-litert``) a fraction of one. Any weights
 source is converted once to a float32 TFLite network (``deeplab.export.tflite.convert``: the only
 step that needs TensorFlow) and cached under ``cache_dir()/litert`` with a JSON sidecar, keyed by
@@ -21,6 +24,7 @@ from deeplab.atomic import write_bytes_atomic, write_text_atomic
 from deeplab.export.formats import FORMATS
 from deeplab.portrait.probability_model import PortraitModel
 from deeplab.runtimes.litert import LiteRTRuntime, NotAnExportError
+from deeplab.weights.bundled import bundled_path
 from deeplab.weights.download import cache_dir
 from deeplab.weights.registry import find_release
 
@@ -105,8 +109,11 @@ def convert_source(source: str | os.PathLike, crop_size: int, precision: str = "
 
 def load_litert_model(source: str | os.PathLike, crop_size: int = 513,
                       precision: str = "float32", use_cache: bool = True,
-                      num_threads: int | None = None) -> PortraitModel:
+                      num_threads: int | None = None, prebuilt: bool = True) -> PortraitModel:
     """A LiteRT model for any weights source, converted once and cached.
+
+    A bundled model with a prebuilt network (``prebuilt``) returns that network at its own size
+    (``crop_size`` is then only used by ``for_input_size``, which converts).
 
     ``.tflite`` files this project wrote are loaded as they are; other DeepLab ``.tflite`` files
     (the TFLite example, Coral: labels or full-size outputs) are read back into the network
@@ -125,7 +132,15 @@ def load_litert_model(source: str | os.PathLike, crop_size: int = 513,
             pass
 
     def reload(size: int) -> PortraitModel:
-        return load_litert_model(source, size, precision, use_cache, num_threads)
+        return load_litert_model(source, size, precision, use_cache, num_threads,
+                                 prebuilt=False)
+
+    entry = None if path.exists() else find_release(str(source))
+    if prebuilt and entry is not None and entry.kind == "bundled" and entry.litert_archive:
+        model = PortraitModel(LiteRTRuntime(bundled_path(entry, litert=True),
+                                            num_threads=num_threads), reload)
+        model.preferred_size = entry.crop_size
+        return model
 
     if not use_cache:
         content, metadata = convert_source(source, crop_size, precision)

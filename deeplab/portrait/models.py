@@ -20,6 +20,8 @@ from deeplab.portrait.probability_model import PortraitModel, ProbabilityModel
 from deeplab.runtimes import open_runtime
 
 DEFAULT_WEIGHTS = "person"  # the bundled model (deeplab/models/): no download
+#: The bundled fast model (a prebuilt LiteRT network) that video frames use by default.
+FAST_WEIGHTS = "person_fast"
 BACKGROUND_NAMES = ("background", "bg", "__background__")
 ALL_CLASSES = ("all", "*", "non-background")
 
@@ -46,6 +48,14 @@ def resolve_classes(class_names: Sequence[str], spec: str | Sequence[str]) -> tu
             raise ValueError(f"class {w!r} is not in the model's label set: {list(class_names)}")
         indices.append(names.index(w))
     return tuple(dict.fromkeys(indices))
+
+
+def video_weights_for(weights: str, video_weights: str | None = None) -> str:
+    """The model for video frames: the one asked for; else the fast bundled model when photos
+    use the default model; else the photos' own model (a user's model is used throughout)."""
+    if video_weights:
+        return video_weights
+    return FAST_WEIGHTS if str(weights) == DEFAULT_WEIGHTS else str(weights)
 
 
 def keras_model(source: str | Path, input_size: int) -> PortraitModel:

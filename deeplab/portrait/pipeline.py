@@ -28,7 +28,7 @@ from deeplab.portrait.io import (VIDEO_SUFFIXES, UnreadableImageError, read_phot
                                  write_image)
 from deeplab.portrait.matte import MatteConfig
 from deeplab.portrait.models import (DEFAULT_WEIGHTS, ProbabilityModel, load_probability_model,
-                                     resolve_classes)
+                                     resolve_classes, video_weights_for)
 from deeplab.portrait.presence import KEPT_MODES, check_if_empty, has_subject, keeps_photo
 from deeplab.portrait.quiet import native_stderr_captured
 from deeplab.portrait.render import (PHOTO_INPUT_SIZE, VIDEO_INPUT_SIZE, RenderConfig, render,
@@ -59,6 +59,7 @@ class PortraitOptions:
     output_dir: Path
     mode: str = "blur"
     weights: str = DEFAULT_WEIGHTS
+    video_weights: str | None = None  # None: see deeplab.portrait.models.video_weights_for
     classes: str = "person"
     subjects: str = "main"
     blur_radius: float | None = None
@@ -72,7 +73,7 @@ class PortraitOptions:
     batch_pixels: int = BATCH_PIXELS
     max_pixels: int | None = MAX_PIXELS
     input_size: int = PHOTO_INPUT_SIZE
-    video_input_size: int = VIDEO_INPUT_SIZE
+    video_input_size: int | None = None  # None: the video model's own size, else 225
     jpeg_quality: int = 95
     backend: str = "litert"
     precision: str = "float32"
@@ -247,6 +248,8 @@ class PortraitRunner:
                 raise ValueError("mode 'replace' needs --background IMG")
             self._background = read_photo(options.background, max_pixels=options.max_pixels).rgb
         self._config: RenderConfig | None = None
+        self._video_model: ProbabilityModel | None = None
+        self._model_given = model is not None
         self._need_model = options.matte is None
 
     # -- model and configuration, loaded only when an input needs the network --------------
@@ -260,18 +263,42 @@ class PortraitRunner:
             message = str(error) or type(error).__name__
             raise ModelUnavailableError(f"cannot load {what}: {message}") from error
 
+    def _load(self, weights: str) -> ProbabilityModel:
+        model = self._quietly(lambda: load_probability_model(
+            weights, backend=self.options.backend, input_size=self.options.input_size,
+            precision=self.options.precision, use_cache=self.options.use_cache),
+            f"weights {weights}")
+        if self.options.flip:
+            from deeplab.portrait.test_time import FlipAveraged
+
+            model = FlipAveraged(model)
+        return model
+
     @property
     def model(self) -> ProbabilityModel:
         if self._model is None:
-            self._model = self._quietly(lambda: load_probability_model(
-                self.options.weights, backend=self.options.backend,
-                input_size=self.options.input_size, precision=self.options.precision,
-                use_cache=self.options.use_cache), f"weights {self.options.weights}")
-            if self.options.flip:
-                from deeplab.portrait.test_time import FlipAveraged
-
-                self._model = FlipAveraged(self._model)
+            self._model = self._load(self.options.weights)
         return self._model
+
+    @property
+    def video_weights(self) -> str:
+        return video_weights_for(self.options.weights, self.options.video_weights)
+
+    def video_model(self) -> tuple[ProbabilityModel, int]:
+        """The model for video frames at its working size: ``--video-input-size``, else the
+        size a bundled fast network was built for, else ``VIDEO_INPUT_SIZE``."""
+        if self._video_model is None:
+            given = self._model_given and not self.options.video_weights  # a caller's model
+            same = given or self.video_weights == str(self.options.weights)
+            self._video_model = self.model if same else self._load(self.video_weights)
+        model = self._video_model
+        size = (self.options.video_input_size or getattr(model, "preferred_size", None)
+                or VIDEO_INPUT_SIZE)
+        resize = getattr(model, "for_input_size", None)
+        if resize is not None:
+            model = self._quietly(lambda: resize(size),
+                                  f"weights {self.video_weights} at {size} px")
+        return model, int(getattr(model, "crop_size", None) or size)
 
     def photo_input_size(self) -> int:
         """The longer side fed to the network: a fixed-size network (a ``.tflite``) decides."""
@@ -280,14 +307,17 @@ class PortraitRunner:
         return int(getattr(self.model, "crop_size", None) or self.options.input_size)
 
     def config(self) -> RenderConfig:
+        """How photos are rendered (subject classes named in the photo model's labels)."""
         if self._config is None:
             classes = (resolve_classes(self.model.class_names, self.options.classes)
                        if self._need_model else (1,))
-            self._config = RenderConfig(mode=self.options.mode, subject_classes=classes,
-                                        subjects=self.options.subjects,
-                                        matte=self.options.matte_config,
-                                        bokeh=self.options.bokeh(), background=self._background)
+            self._config = self._render_config(classes)
         return self._config
+
+    def _render_config(self, classes: tuple[int, ...]) -> RenderConfig:
+        return RenderConfig(mode=self.options.mode, subject_classes=classes,
+                            subjects=self.options.subjects, matte=self.options.matte_config,
+                            bokeh=self.options.bokeh(), background=self._background)
 
     def _matte_path(self, item: InputItem, single_input: bool) -> Path | None:
         given = self.options.matte
@@ -458,14 +488,9 @@ class PortraitRunner:
         try:
             if self.options.matte is not None:
                 raise ValueError("--matte is not supported for videos")
-            config = self.config()
-            model = self.model
-            resize = getattr(model, "for_input_size", None)
-            if resize is not None:
-                model = self._quietly(lambda: resize(self.options.video_input_size),
-                                      f"weights {self.options.weights} at "
-                                      f"{self.options.video_input_size} px")
-            input_size = int(getattr(model, "crop_size", None) or self.options.video_input_size)
+            model, input_size = self.video_model()
+            config = self._render_config(resolve_classes(model.class_names,
+                                                         self.options.classes))
             from deeplab.portrait.video import video_info
 
             total = video_info(item.path).frame_count or None

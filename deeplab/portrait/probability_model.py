@@ -32,6 +32,8 @@ class PortraitModel:
         self.runtime = runtime
         self.class_names = tuple(runtime.class_names)
         self.crop_size = runtime.crop_size if runtime.contract.fixed else None
+        #: The working size the network was built for (a bundled prebuilt network), else None.
+        self.preferred_size: int | None = None
         self._reload = reload
 
     @property

@@ -96,7 +96,9 @@ class ScheduleConfig:
     warm-up from ``warmup_start_factor * base``. ``weight_decay`` is the original's L2 regulariser
     (``weight_decay * sum(w^2) / 2``) on convolution kernels, not on depthwise kernels, batch
     norm or biases. ``top_k_percent_pixels`` < 1 keeps only the hardest pixels, reached linearly
-    over ``hard_mining_steps``.
+    over ``hard_mining_steps``. ``distill_from`` (any weights source with the model's classes)
+    is a frozen teacher run on every training batch; ``distill_weight`` weighs the per-pixel
+    KL divergence to it (:func:`deeplab.training.losses.distillation_loss`) beside the labels.
     """
 
     steps: int = 30000
@@ -114,6 +116,8 @@ class ScheduleConfig:
     class_weights: list[float] | None = None
     top_k_percent_pixels: float = 1.0
     hard_mining_steps: int = 0
+    distill_from: str | None = None
+    distill_weight: float = 1.0
 
     def __post_init__(self):
         if self.steps < 0 or self.batch_size < 1:
@@ -129,6 +133,8 @@ class ScheduleConfig:
                              f"{self.learning_rate}], got {self.end_learning_rate}")
         if not self.power > 0:
             raise ValueError(f"schedule.power must be > 0, got {self.power}")
+        if not self.distill_weight >= 0:
+            raise ValueError(f"schedule.distill_weight must be >= 0, got {self.distill_weight}")
         if self.warmup_steps < 0:
             raise ValueError(f"schedule.warmup_steps must be >= 0, got {self.warmup_steps}")
         if self.warmup_steps > self.steps:

@@ -88,3 +88,74 @@ def l2_regularization(model, weight_decay: float) -> tf.Tensor:
                 and not isinstance(layer, keras.layers.DepthwiseConv2D) and layer.trainable):
             total += tf.nn.l2_loss(tf.cast(layer.kernel, tf.float32))
     return weight_decay * total
+
+
+def label_set_matrix(label_names: Sequence[str], class_names: Sequence[str]) -> "np.ndarray":
+    """``[L, C]`` 0/1 matrix: which of the model's classes each data label allows.
+
+    Data labelled with a coarser label set than the model's (person masks, ``[background,
+    person]``, for a 21-class PASCAL model): a data label is the model class of the same name,
+    and ``background`` (the first label) is every model class that no other label names, so a
+    car or a cat in a person photo's background may stay a car or a cat. Names match without
+    case; a label the model lacks is an error naming both sets.
+    """
+    import numpy as np
+
+    classes = [name.lower() for name in class_names]
+    labels = [name.lower() for name in label_names]
+    matrix = np.zeros((len(labels), len(classes)), np.float32)
+    for row, name in enumerate(labels[1:], start=1):
+        if name not in classes:
+            raise ValueError(f"data label {name!r} is not a model class; the model has "
+                             f"{list(class_names)}")
+        matrix[row, classes.index(name)] = 1.0
+    matrix[0] = 1.0 - matrix[1:].max(axis=0) if len(labels) > 1 else 1.0
+    return matrix
+
+
+def _flat_labels(labels: tf.Tensor) -> tf.Tensor:
+    labels = tf.cast(labels, tf.int32)
+    return labels[..., 0] if labels.shape.rank == 4 else labels
+
+
+def label_set_loss(logits: tf.Tensor, labels: tf.Tensor, allowed: "np.ndarray",
+                   ignore_label: int = IGNORE_LABEL) -> tf.Tensor:
+    """Mean over valid pixels of ``-log P(label's set)``: the model may put a pixel in any class
+    its label allows (:func:`label_set_matrix`). Pixels labelled 255 (or out of range) count
+    nothing."""
+    labels = _flat_labels(labels)
+    logits = upsample_logits_to(logits, labels[..., tf.newaxis])
+    valid = tf.logical_and(tf.logical_and(labels >= 0, labels < allowed.shape[0]),
+                           tf.not_equal(labels, ignore_label))
+    mask = tf.gather(tf.constant(allowed), tf.where(valid, labels, tf.zeros_like(labels)))
+    log_set = tf.reduce_logsumexp(logits + tf.math.log(mask + 1e-30), axis=-1)
+    losses = tf.reduce_logsumexp(logits, axis=-1) - log_set
+    weights = tf.cast(valid, tf.float32)
+    return tf.math.divide_no_nan(tf.reduce_sum(losses * weights), tf.reduce_sum(weights))
+
+
+def distillation_loss(logits: tf.Tensor, teacher_logits: tf.Tensor, labels: tf.Tensor,
+                      allowed: "np.ndarray | None" = None,
+                      ignore_label: int = IGNORE_LABEL) -> tf.Tensor:
+    """Mean per-pixel KL(teacher || student), each distribution taken within the classes the
+    pixel's label allows (all classes for ignored pixels, or when ``allowed`` is None).
+
+    Beside the label loss this keeps what the teacher knows that the labels do not say: which
+    of the background classes a background pixel is (learning without forgetting), and the
+    teacher's view where the labels say nothing.
+    """
+    labels = _flat_labels(labels)
+    logits = upsample_logits_to(logits, labels[..., tf.newaxis])
+    teacher = upsample_logits_to(tf.stop_gradient(teacher_logits), labels[..., tf.newaxis])
+    if allowed is None:
+        mask = tf.ones_like(logits)
+    else:
+        valid = tf.logical_and(tf.logical_and(labels >= 0, labels < allowed.shape[0]),
+                               tf.not_equal(labels, ignore_label))
+        rows = tf.gather(tf.constant(allowed), tf.where(valid, labels, tf.zeros_like(labels)))
+        mask = tf.where(valid[..., tf.newaxis], rows, tf.ones_like(rows))
+    log_mask = tf.math.log(mask + 1e-30)
+    student_log = tf.nn.log_softmax(logits + log_mask, axis=-1)
+    teacher_log = tf.nn.log_softmax(teacher + log_mask, axis=-1)
+    per_pixel = tf.reduce_sum(mask * tf.exp(teacher_log) * (teacher_log - student_log), axis=-1)
+    return tf.reduce_mean(per_pixel)

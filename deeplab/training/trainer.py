@@ -37,13 +37,14 @@ from deeplab.atomic import write_text_atomic
 from deeplab.config import ModelConfig
 from deeplab.data.checks import DatasetReport, check_folder_dataset
 from deeplab.data.pipeline import eval_dataset, train_dataset
-from deeplab.model import build_deeplab, save_model
+from deeplab.model import build_deeplab, rebuild_at_output_stride, save_model
 from deeplab.progress import progress_bar
 from deeplab.training.config import ExperimentConfig, dump_experiment
 from deeplab.training.distribution import is_chief, make_strategy, per_replica_batch, worker_task
 from deeplab.training.evaluation import evaluate
 from deeplab.training.head_init import InitReport, initialize_from
-from deeplab.training.losses import l2_regularization, segmentation_loss
+from deeplab.training.losses import (distillation_loss, l2_regularization, label_set_loss,
+                                     label_set_matrix, segmentation_loss)
 from deeplab.training.run_logs import move_aside, prune_after
 from deeplab.training.schedules import make_optimizer
 from deeplab.training.stop_request import StopRequest
@@ -196,8 +197,14 @@ class Trainer:
             if experiment.model.weights:
                 source_model, source_config = self.resolve_weights(experiment.model.weights)
             self.model_config = target_model_config(experiment, source_config)
-        self.data_report.raise_if_problems(self.model_config.num_classes,
-                                           self.model_config.class_names)
+        self.label_sets = None
+        label_names = experiment.data.label_names
+        if label_names:
+            self.label_sets = label_set_matrix(label_names, self.model_config.class_names)
+            self.data_report.raise_if_problems(len(label_names), tuple(label_names))
+        else:
+            self.data_report.raise_if_problems(self.model_config.num_classes,
+                                               self.model_config.class_names)
         if self.data_report.checked:
             log.info(self.data_report.summary())
         weights = experiment.schedule.class_weights
@@ -217,6 +224,7 @@ class Trainer:
             if experiment.model.freeze_batch_norm:
                 freeze_batch_norm(self.model)
             self.optimizer.build(self.model.trainable_variables)
+        self.teacher = self._teacher()
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                               step=self.step)
         restored = self._restore_newest(checkpoint_dir)
@@ -240,6 +248,22 @@ class Trainer:
             write_text_atomic(self.model_dir / MODEL_CONFIG_FILE, self.model_config.to_json())
         self.summaries = SummaryLogger(self.model_dir if self.chief else None,
                                        self.model_config.class_names)
+
+    def _teacher(self) -> keras.Model | None:
+        """``schedule.distill_from`` as a frozen network at the model's output stride, or None."""
+        source = self.experiment.schedule.distill_from
+        if not source:
+            return None
+        teacher, config = self.resolve_weights(source)
+        if tuple(n.lower() for n in config.class_names) != tuple(
+                n.lower() for n in self.model_config.class_names):
+            raise ValueError(f"schedule.distill_from {source} has the classes "
+                             f"{list(config.class_names)}, the model "
+                             f"{list(self.model_config.class_names)}: a teacher needs the same")
+        teacher, _ = rebuild_at_output_stride(teacher, config, self.model_config.output_stride)
+        teacher.trainable = False
+        log.info(f"Distilling from {source} (weight {self.experiment.schedule.distill_weight})")
+        return teacher
 
     def _restore_newest(self, checkpoint_dir: Path) -> str | None:
         """Restore the newest checkpoint that reads and fits; None when there is none."""
@@ -296,13 +320,22 @@ class Trainer:
         model, optimizer, step = self.model, self.optimizer, self.step
         scale_loss = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
 
+        label_sets, teacher = self.label_sets, self.teacher
+
         def replica_step(images, labels):
+            teacher_logits = None if teacher is None else teacher(images, training=False)
             with tf.GradientTape() as tape:
                 logits = model(images, training=True)
-                data_loss = segmentation_loss(
-                    logits, labels, num_classes, class_weights=schedule.class_weights,
-                    top_k_percent_pixels=schedule.top_k_percent_pixels,
-                    hard_mining_steps=schedule.hard_mining_steps, step=step)
+                if label_sets is not None:
+                    data_loss = label_set_loss(logits, labels, label_sets)
+                else:
+                    data_loss = segmentation_loss(
+                        logits, labels, num_classes, class_weights=schedule.class_weights,
+                        top_k_percent_pixels=schedule.top_k_percent_pixels,
+                        hard_mining_steps=schedule.hard_mining_steps, step=step)
+                if teacher_logits is not None:
+                    data_loss += schedule.distill_weight * distillation_loss(
+                        logits, teacher_logits, labels, label_sets)
                 total = data_loss + l2_regularization(model, schedule.weight_decay)
                 scaled = total / replicas
                 if scale_loss:
@@ -464,6 +497,14 @@ class Trainer:
         data = self.experiment.data
         runtime = self.experiment.runtime
         examples = eval_dataset(data, split).as_numpy_iterator()
+        if self.label_sets is not None:  # scored in the data's labels: P(label) = P(its set)
+            log_sets = tf.math.log(tf.constant(self.label_sets.T) + 1e-30)
+            model = lambda x, training=False: tf.reduce_logsumexp(  # noqa: E731
+                tf.cast(self.model(x, training=training), tf.float32)[..., tf.newaxis]
+                + log_sets, axis=-2)
+            return evaluate(model, examples, len(data.label_names), tuple(data.label_names),
+                            longer_side=data.eval_longer_side, scales=runtime.eval_scales,
+                            flip=runtime.eval_flip, progress=progress)
         return evaluate(self.model, examples, self.model_config.num_classes,
                         self.model_config.class_names, longer_side=data.eval_longer_side,
                         scales=runtime.eval_scales, flip=runtime.eval_flip, progress=progress)

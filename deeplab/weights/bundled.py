@@ -15,14 +15,17 @@ from deeplab.weights.errors import ChecksumError, WeightsError
 PACKAGE_MODELS = Path(__file__).resolve().parent.parent / "models"
 
 
-def bundled_path(entry) -> Path:
-    """The verified file of a bundled registry entry (:class:`OfficialRelease`)."""
-    path = PACKAGE_MODELS / entry.archive
+def bundled_path(entry, litert: bool = False) -> Path:
+    """The verified file of a bundled registry entry (:class:`OfficialRelease`): the model, or
+    with ``litert`` its prebuilt LiteRT network."""
+    archive, expected = ((entry.litert_archive, entry.litert_sha256) if litert
+                         else (entry.archive, entry.sha256))
+    path = PACKAGE_MODELS / archive
     if not path.is_file():
         raise WeightsError(f"the bundled model {entry.name!r} is missing from this install "
                            f"({path}); reinstall the package")
     digest = file_sha256(path)
-    if entry.sha256 and digest != entry.sha256:
+    if expected and digest != expected:
         raise ChecksumError(f"the bundled model {entry.name!r} ({path}) is damaged: SHA-256 "
-                            f"{digest}, expected {entry.sha256}; reinstall the package")
+                            f"{digest}, expected {expected}; reinstall the package")
     return path

@@ -87,6 +87,10 @@ class OfficialRelease:
     class_names: tuple[str, ...] = field(default=())
     kind: str = "archive"
     download_url: str = ""
+    #: A bundled model's prebuilt LiteRT network (``crop_size`` px input), so portrait mode
+    #: runs it without converting at first run; its SHA-256 is checked like the model's.
+    litert_archive: str = ""
+    litert_sha256: str | None = None
 
     def __post_init__(self):
         if self.kind not in ENTRY_KINDS:

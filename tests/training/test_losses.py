@@ -94,3 +94,52 @@ def test_poly_schedule_with_warmup():
     assert float(schedule(100)) == pytest.approx(0.0, abs=1e-9)
     assert 0.001 < float(schedule(5)) < float(schedule(10))
     assert PolyWithWarmup.from_config(schedule.get_config()).get_config() == schedule.get_config()
+
+
+# --- coarser labels than the model's classes, and distillation ----------------------------------
+
+def test_label_set_matrix_background_is_every_class_no_other_label_names():
+    from deeplab.config import PASCAL_VOC_CLASSES
+    from deeplab.training.losses import label_set_matrix
+
+    matrix = label_set_matrix(["background", "person"], PASCAL_VOC_CLASSES)
+    assert matrix.shape == (2, 21)
+    assert matrix[1].tolist() == [1.0 if i == 15 else 0.0 for i in range(21)]
+    assert matrix[0].tolist() == [0.0 if i == 15 else 1.0 for i in range(21)]
+    with pytest.raises(ValueError, match="persn"):
+        label_set_matrix(["background", "persn"], PASCAL_VOC_CLASSES)
+
+
+def test_label_set_loss_is_minus_log_of_the_labels_set_probability():
+    import numpy as np
+    from deeplab.training.losses import label_set_loss, label_set_matrix
+
+    classes = ("background", "cat", "person")
+    allowed = label_set_matrix(["background", "person"], classes)
+    logits = np.array([[[[2.0, 1.0, 0.5], [0.1, 3.0, 0.2], [0.0, 0.0, 5.0]]]], np.float32)
+    labels = np.array([[[0, 0, 255]]], np.int32)
+    p = np.exp(logits[0, 0]) / np.exp(logits[0, 0]).sum(-1, keepdims=True)
+    expected = np.mean([-np.log(1 - p[0, 2]), -np.log(1 - p[1, 2])])  # the cat pixel is fine
+    got = float(label_set_loss(tf.constant(logits), tf.constant(labels), allowed))
+    assert got == pytest.approx(expected, rel=1e-5)
+    person = np.array([[[2, 2, 1]]], np.int32)  # id 2 is not a data label: ignored
+    got = float(label_set_loss(tf.constant(logits), tf.constant(person), allowed))
+    assert got == pytest.approx(-np.log(p[2, 2]), rel=1e-4)
+
+
+def test_distillation_is_zero_for_the_teacher_itself_and_within_the_labels_set():
+    import numpy as np
+    from deeplab.training.losses import distillation_loss, label_set_matrix
+
+    rng = np.random.default_rng(0)
+    teacher = tf.constant(rng.normal(size=(1, 4, 4, 3)), tf.float32)
+    labels = tf.constant(rng.integers(0, 2, (1, 4, 4)), tf.int32)
+    allowed = label_set_matrix(["background", "person"], ("background", "cat", "person"))
+    assert float(distillation_loss(teacher, teacher, labels, allowed)) == pytest.approx(0, abs=1e-6)
+    student = teacher + tf.constant([0.0, 0.0, 3.0])  # only the person logit moves
+    # background pixels compare background vs cat only, person pixels have one class: no loss
+    assert float(distillation_loss(student, teacher, labels, allowed)) == pytest.approx(0,
+                                                                                       abs=1e-5)
+    assert float(distillation_loss(student, teacher, labels)) > 0.1  # over all classes it counts
+    moved = teacher + tf.constant([0.0, 2.0, 0.0])  # cat vs background changes: counted
+    assert float(distillation_loss(moved, teacher, labels, allowed)) > 0.05
