@@ -46,8 +46,10 @@ def representative_dataset(images: Sequence[tuple[str, np.ndarray]],
 
 
 def convert(network: keras.Model, crop_size: int, precision: str,
-            calibration: Sequence[tuple[str, np.ndarray]] = ()) -> bytes:
-    """The ``.tflite`` flatbuffer of ``network`` at ``precision``."""
+            calibration: Sequence[tuple[str, np.ndarray]] = (), labels: bool = True) -> bytes:
+    """The ``.tflite`` flatbuffer of ``network`` at ``precision``. ``labels=False`` leaves the
+    full-size ``labels`` output out (logits only: what portrait mode reads, without the
+    resize and argmax at the input's size that a real-time network cannot afford)."""
     precisions = FORMATS["tflite"].precisions
     if precision not in precisions:
         raise ValueError(f"TFLite precision must be one of {precisions}, got {precision!r}")
@@ -55,8 +57,11 @@ def convert(network: keras.Model, crop_size: int, precision: str,
         _TFLiteNetwork(network, crop_size).serve.get_concrete_function())
     module = tf.Module()
     # A variable-free wrapper keeps the output names in the TFLite signature.
-    module.serve = tf.function(lambda image: dict(zip(("labels", "logits"), frozen(image))),
-                               input_signature=[padded_crop_spec(crop_size)])
+    names = ("labels", "logits")
+    module.serve = tf.function(
+        lambda image: {name: out for name, out in zip(names, frozen(image))
+                       if labels or name == "logits"},
+        input_signature=[padded_crop_spec(crop_size)])
     with tempfile.TemporaryDirectory(prefix="deeplab-tflite-") as scratch:
         tf.saved_model.save(module, scratch,
                             signatures={"serving_default": module.serve.get_concrete_function()})

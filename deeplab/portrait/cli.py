@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--flip", action="store_true",
                         help="also run the mirrored photo and average (test-time flip: a little "
                              "more accurate, twice the network time)")
+    parser.add_argument("--no-object-veto", dest="object_veto", action="store_false",
+                        help="with the default photo model, do not ask the fast model whether "
+                             "a subject is another object (a cat, a dog: blurred as background)")
     parser.add_argument("--no-cache", dest="use_cache", action="store_false",
                         help="convert the network in memory; do not read or write the cache "
                              "($DEEPLAB_CACHE_DIR or ~/.cache/deeplab)")
@@ -218,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         max_pixels=int(args.max_megapixels * 1e6), input_size=args.input_size,
         video_input_size=args.video_input_size, jpeg_quality=args.jpeg_quality,
         backend=args.backend, precision=args.precision, use_cache=args.use_cache,
-        flip=args.flip,
+        flip=args.flip, object_veto=args.object_veto,
         if_empty=args.if_empty, video_codec=args.video_codec, crf=args.crf,
         verbose=args.verbose)
     stop = StopRequest()

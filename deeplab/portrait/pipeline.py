@@ -27,8 +27,8 @@ from deeplab.image_files import IMAGE_SUFFIXES, JPEG_SUFFIXES
 from deeplab.portrait.io import (VIDEO_SUFFIXES, UnreadableImageError, read_photo, read_matte,
                                  write_image)
 from deeplab.portrait.matte import MatteConfig
-from deeplab.portrait.models import (DEFAULT_WEIGHTS, ProbabilityModel, load_probability_model,
-                                     resolve_classes, video_weights_for)
+from deeplab.portrait.models import (DEFAULT_WEIGHTS, FAST_WEIGHTS, ProbabilityModel,
+                                     load_probability_model, resolve_classes, video_weights_for)
 from deeplab.portrait.presence import KEPT_MODES, check_if_empty, has_subject, keeps_photo
 from deeplab.portrait.quiet import native_stderr_captured
 from deeplab.portrait.render import (PHOTO_INPUT_SIZE, VIDEO_INPUT_SIZE, RenderConfig, render,
@@ -79,6 +79,7 @@ class PortraitOptions:
     precision: str = "float32"
     use_cache: bool = True
     flip: bool = False
+    object_veto: bool = True  # the default photo model asks the fast model (deeplab.portrait.veto)
     if_empty: str = "keep"
     video_codec: str | None = None
     crf: int | None = None
@@ -250,6 +251,7 @@ class PortraitRunner:
         self._config: RenderConfig | None = None
         self._video_model: ProbabilityModel | None = None
         self._model_given = model is not None
+        self._loaded: dict[str, ProbabilityModel] = {}
         self._need_model = options.matte is None
 
     # -- model and configuration, loaded only when an input needs the network --------------
@@ -264,10 +266,21 @@ class PortraitRunner:
             raise ModelUnavailableError(f"cannot load {what}: {message}") from error
 
     def _load(self, weights: str) -> ProbabilityModel:
+        if weights in self._loaded:
+            return self._loaded[weights]
         model = self._quietly(lambda: load_probability_model(
             weights, backend=self.options.backend, input_size=self.options.input_size,
             precision=self.options.precision, use_cache=self.options.use_cache),
             f"weights {weights}")
+        self._loaded[weights] = model
+        return model
+
+    def _photo_model(self, weights: str) -> ProbabilityModel:
+        model = self._load(weights)
+        if self.options.object_veto and weights == DEFAULT_WEIGHTS:
+            from deeplab.portrait.veto import ObjectVeto
+
+            model = ObjectVeto(model, self._load(FAST_WEIGHTS))
         if self.options.flip:
             from deeplab.portrait.test_time import FlipAveraged
 
@@ -277,7 +290,7 @@ class PortraitRunner:
     @property
     def model(self) -> ProbabilityModel:
         if self._model is None:
-            self._model = self._load(self.options.weights)
+            self._model = self._photo_model(self.options.weights)
         return self._model
 
     @property
@@ -291,6 +304,10 @@ class PortraitRunner:
             given = self._model_given and not self.options.video_weights  # a caller's model
             same = given or self.video_weights == str(self.options.weights)
             self._video_model = self.model if same else self._load(self.video_weights)
+            if self.options.flip and not same:
+                from deeplab.portrait.test_time import FlipAveraged
+
+                self._video_model = FlipAveraged(self._video_model)
         model = self._video_model
         size = (self.options.video_input_size or getattr(model, "preferred_size", None)
                 or VIDEO_INPUT_SIZE)

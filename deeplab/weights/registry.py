@@ -250,6 +250,19 @@ BUNDLED_MODELS: tuple[OfficialRelease, ...] = (
         sha256="c2f9212df8c138c7f6ac9446b9cea4f5fe757af8854b38c58bd7610eb841a65e",
         notes="background / person; DeepLab v3+ MobileNetV2 1.0 (decoder), runs at output "
               "stride 8; person IoU (mean per photo): see README, 'The bundled person model'"),
+    OfficialRelease(
+        name="person_fast", zoo_name="deeplabv3_mnv2_dm05_person_fast",
+        archive="person_fast.keras", backbone="mobilenet_v2", depth_multiplier=0.5,
+        dataset="pascal_voc", kind="bundled", output_stride=16, crop_size=385,
+        trained_on="VOC 2012 (the TFLite DeepLab 257 example), then CCP's 719 training photos, "
+                   "webcam frames and photos with no person (configs/person_fast.yaml), "
+                   "WiSE-FT alpha 0.4",
+        checkpoint_member="", results=(),
+        sha256="5b8ba3033581e449199ce9dc3c88d474825b50f6a7c568041b308ed341597e95",
+        litert_archive="person_fast_int8.tflite",
+        litert_sha256="8081af49124fe8bc78637eae43416f17c618666a5492add6091ae533e50dda13",
+        notes="PASCAL's 21 labels (portrait mode keeps 'person'); DeepLab v3 MobileNetV2 0.5, "
+              "output stride 16, prebuilt int8 LiteRT network: the default for video frames"),
 )
 
 REGISTRY: dict[str, OfficialRelease] = {
