@@ -19,7 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
-from deeplab.image_files import UnreadableImageError
+from deeplab.image_files import ImageTooLargeError, UnreadableImageError
 
 #: --video-codec name -> FFmpeg encoder.
 ENCODERS = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "av1": "libsvtav1"}
@@ -139,12 +139,20 @@ class VideoReader:
     ``events()`` yields ``DecodedFrame`` objects and PyAV packets (audio, subtitles) in file
     order. Decoding stops at the first damaged spot; ``error`` then says what went wrong and
     ``frames_decoded`` how far it got. ``rotation`` is known once the first frame is out.
+    ``max_pixels``: a frame size over it is refused (``ImageTooLargeError``) from the stream's
+    header before any frame is decoded, and any decoded frame over it before it is converted.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, max_pixels: int | None = None):
         self.path = Path(path)
+        self.max_pixels = max_pixels
         self.container = _open_input(self.path)
         self.info = _info(self.container, self.path)
+        try:
+            self._check_size(self.info.width, self.info.height)
+        except ImageTooLargeError:
+            self.container.close()
+            raise
         self.video = self.container.streams.video[0]
         self.video.thread_type = "AUTO"
         self.copied = [s for s in self.container.streams if s.type in COPIED_STREAM_TYPES]
@@ -161,6 +169,13 @@ class VideoReader:
     def close(self) -> None:
         self.container.close()
 
+    def _check_size(self, width: int, height: int) -> None:
+        if self.max_pixels is not None and width * height > self.max_pixels:
+            raise ImageTooLargeError(
+                f"{self.path}: video frames of {width}x{height} are {width * height / 1e6:.0f} "
+                f"megapixels, over the limit of {self.max_pixels / 1e6:g} (raise it with "
+                f"--max-megapixels)")
+
     def events(self) -> Iterator[object]:
         av = _av()
         try:
@@ -170,6 +185,7 @@ class VideoReader:
                         yield packet
                     continue
                 for frame in packet.decode():
+                    self._check_size(frame.width, frame.height)
                     if self.frames_decoded == 0:
                         self.rotation = _rotation_of(frame)
                     rgb = upright(frame.to_ndarray(format="rgb24"), self.rotation)
