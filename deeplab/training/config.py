@@ -9,6 +9,7 @@ misspelt key fails with the list of valid keys.
 from __future__ import annotations
 
 import dataclasses
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,12 +211,43 @@ class ExperimentConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
+    def __post_init__(self):
+        check_batch_fits(self.schedule.batch_size, self.data.augment.crop_size)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ExperimentConfig":
         return _build(cls, data or {}, "")
+
+
+#: Bytes of one training pixel before the network runs: float32 RGB input and a uint8 label.
+INPUT_BYTES_PER_PIXEL = 13
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM of this machine; None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_batch_fits(batch_size: int, crop_size: int | list[int] | tuple[int, ...],
+                     memory: int | None = None) -> None:
+    """Refuse a batch whose input tensors alone exceed the machine's memory (the network's
+    activations need many times more): TensorFlow would die allocating it, without a message."""
+    memory = physical_memory() if memory is None else memory
+    height, width = (crop_size, crop_size) if isinstance(crop_size, int) else crop_size
+    needed = batch_size * height * width * INPUT_BYTES_PER_PIXEL
+    if memory and needed > memory:
+        fits = max(1, memory // (height * width * INPUT_BYTES_PER_PIXEL))
+        raise ValueError(
+            f"schedule.batch_size {batch_size} at data.augment.crop_size {crop_size} needs "
+            f"{needed / 2**30:.1f} GiB for the input batch alone, more than this machine's "
+            f"{memory / 2**30:.1f} GiB of memory (and training needs many times the input); "
+            f"lower schedule.batch_size (at most {fits}, in practice far less)")
 
 
 def _build(cls, data: dict[str, Any], prefix: str):
