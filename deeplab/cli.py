@@ -19,7 +19,7 @@ import sys
 from deeplab.export.formats import FORMATS, KERAS_FILE_MIN_AGREEMENT, PRECISIONS_BY_FORMAT
 from deeplab.export.options import ExportOptionError, check_export_options
 from deeplab.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, sigterm_raises
-from deeplab.errors import environment_problem
+from deeplab.errors import environment_message, environment_problem
 from deeplab.log import OneLineParser, add_output_flags, configure
 from deeplab.precision import DEFAULT_MIN_AGREEMENT
 from deeplab.tf_noise import quiet_python_loggers, quiet_tensorflow
@@ -204,7 +204,8 @@ def export_main(argv: list[str] | None = None) -> int:
                     export(args.weights, args.output, fold_batch_norm=args.fold_batch_norm,
                            jit_compile=args.jit_compile, **options)
                 except (ExportError, WeightsError, ValueError, OSError) as error:
-                    print(f"{parser.prog}: error: {error}", file=sys.stderr)
+                    print(f"{parser.prog}: error: {environment_message(error)}",
+                          file=sys.stderr)
                     return 1
                 return 0
 

@@ -61,5 +61,5 @@ def environment_problem(error: BaseException) -> str | None:
 
 def environment_message(error: BaseException) -> str:
     """The one line shown for an error the machine caused (see :func:`environment_problem`);
-    the error's own first line otherwise."""
-    return environment_problem(error) or _first_line(str(error)) or type(error).__name__
+    the error's own message otherwise."""
+    return environment_problem(error) or str(error) or type(error).__name__

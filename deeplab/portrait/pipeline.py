@@ -339,14 +339,17 @@ class PortraitRunner:
     def video_weights(self) -> str:
         return video_weights_for(self.options.weights, self.options.video_weights)
 
-    def video_model(self) -> tuple[ProbabilityModel, int]:
-        """The model for video frames at its working size: ``--video-input-size``, else the
-        size a bundled fast network was built for, else ``VIDEO_INPUT_SIZE``."""
+    def _video_base_model(self) -> ProbabilityModel:
         if self._video_model is None:
             given = self._model_given and not self.options.video_weights  # a caller's model
             same = given or self.video_weights == str(self.options.weights)
             self._video_model = self.model if same else self._load(self.video_weights)
-        model = self._video_model
+        return self._video_model
+
+    def video_model(self) -> tuple[ProbabilityModel, int]:
+        """The model for video frames at its working size: ``--video-input-size``, else the
+        size a bundled fast network was built for, else ``VIDEO_INPUT_SIZE``."""
+        model = self._video_base_model()
         size = (self.options.video_input_size or getattr(model, "preferred_size", None)
                 or VIDEO_INPUT_SIZE)
         resize = getattr(model, "for_input_size", None)
@@ -362,10 +365,16 @@ class PortraitRunner:
         return int(getattr(self.model, "crop_size", None) or self.options.input_size)
 
     def config(self) -> RenderConfig:
-        """How photos are rendered (subject classes named in the photo model's labels)."""
+        """How photos are rendered (subject classes named in the photo model's labels);
+        ``ValueError`` when ``--classes`` names a class the model lacks (wrong for every input,
+        so :meth:`run` asks once, before the first file)."""
         if self._config is None:
-            classes = (resolve_classes(self.model.class_names, self.options.classes)
-                       if self._need_model else (1,))
+            classes = (1,)
+            if self._need_model:
+                try:
+                    classes = resolve_classes(self.model.class_names, self.options.classes)
+                except ValueError as error:
+                    raise ValueError(f"--classes {self.options.classes}: {error}") from None
             self._config = self._render_config(classes)
         return self._config
 
@@ -404,6 +413,7 @@ class PortraitRunner:
         self._targets: set[Path] = set()
         photos = [item for item in items if not item.is_video]
         videos = [item for item in items if item.is_video]
+        self._check_models(bool(photos), bool(videos))
         work: list[tuple[str, list[InputItem]]] = [
             ("photos", batch) for batch in photo_batches(photos, self.options.batch_size,
                                                          self.options.batch_pixels)]
@@ -421,6 +431,18 @@ class PortraitRunner:
                     self._run_video(batch[0], summary)
                 bar.update(len(batch))
         return summary
+
+    def _check_models(self, photos: bool, videos: bool) -> None:
+        """Once, before any file: the models the inputs need load (or the run stops) and know
+        the ``--classes`` asked for (``ValueError`` otherwise, not one failure per file)."""
+        if photos:
+            self.config()
+        if videos and self._need_model:
+            try:
+                resolve_classes(self._video_base_model().class_names, self.options.classes)
+            except ValueError as error:
+                raise ValueError(f"--classes {self.options.classes}: {error} (video model "
+                                 f"{self.video_weights})") from None
 
     def _destination(self, item: InputItem, summary: Summary) -> Path | None:
         """The output path, or None (recorded as skipped/failed) when it must not be written."""
@@ -475,12 +497,7 @@ class PortraitRunner:
                 self._fail(summary, item.path, error)
         if not loaded:
             return
-        try:
-            config = self.config()
-        except ITEM_ERRORS as error:  # the classes are wrong for this model
-            for item, *_ in loaded:
-                self._fail(summary, item.path, error)
-            return
+        config = self.config()
         probabilities: dict[int, np.ndarray] = {}
         need = [i for i, entry in enumerate(loaded) if entry[3] is None or self._need_model]
         groups: dict[tuple, list[int]] = {}

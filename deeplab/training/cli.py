@@ -15,6 +15,7 @@ from pathlib import Path
 
 from deeplab.data.checks import check_folder_dataset
 from deeplab.data.folder import find_list_file
+from deeplab.errors import environment_message
 from deeplab.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED
 from deeplab.training.config import ExperimentConfig, load_experiment
 from deeplab.training.run_lock import LOCK_FILE
@@ -154,7 +155,10 @@ def run_from_args(*, config: str | None, model_dir: str, overrides: list[str],
                 f"latest checkpoint {kept} is kept" if kept else "no checkpoint was written"),
                 file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (OSError, WeightsError, ImportError) as error:
+    except OSError as error:  # the machine: read-only folder, full disk, the folder in use
+        print(f"{program}: error: {environment_message(error)}", file=sys.stderr)
+        return EXIT_FAILED
+    except (WeightsError, ImportError) as error:
         print(f"{program}: {error}", file=sys.stderr)
         return EXIT_FAILED
 
