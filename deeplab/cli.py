@@ -113,6 +113,9 @@ def train_main(argv: list[str] | None = None) -> int:
     :func:`deeplab.training.cli.run_from_args`."""
     parser = train_parser()
     args = parser.parse_args(argv)
+    if args.eval_only and (args.restart or args.steps is not None):
+        parser.error(f"{'--restart' if args.restart else '--steps'} does nothing with "
+                     "--eval-only (nothing is trained)")
     configure(quiet=args.quiet, verbose=args.verbose)
     from deeplab.training.cli import check_config, check_model_dir
 

@@ -164,7 +164,7 @@ def header_size(path: str | os.PathLike) -> tuple[int, int] | None:
 def _too_large(name: str, width: int, height: int, max_pixels: int) -> ImageTooLargeError:
     return ImageTooLargeError(
         f"{name}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the limit of "
-        f"{max_pixels / 1e6:g} (raise it with --max-megapixels)")
+        f"{max_pixels / 1e6:g}")
 
 
 def check_pixel_budget(source: str | os.PathLike | bytes | np.ndarray, max_pixels: int | None,

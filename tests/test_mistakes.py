@@ -489,6 +489,13 @@ def broken_data_set(root: Path, damage: str) -> Path:
         cv2.imwrite(str(root / "masks" / "img03.png"), np.ones((40, 56), np.uint16))
     elif damage == "colour mask":
         cv2.imwrite(str(root / "masks" / "img01.png"), np.zeros((40, 56, 3), np.uint8) + 9)
+    elif damage == "photo over the pixel budget":  # a PNG header declaring 20000 x 20000
+        import zlib
+
+        header = b"IHDR" + (20000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
+        chunk = (13).to_bytes(4, "big") + header + zlib.crc32(header).to_bytes(4, "big")
+        end = (0).to_bytes(4, "big") + b"IEND" + zlib.crc32(b"IEND").to_bytes(4, "big")
+        (root / "images" / "img02.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + end)
     return root
 
 
@@ -500,6 +507,7 @@ def broken_data_set(root: Path, damage: str) -> Path:
     ("colour mask", "img01.png: a colour mask"),
     ("mask saved as JPEG", "img04.jpg): masks must be PNG"),
     ("16-bit mask", "img03.png: a 16-bit PNG mask"),
+    ("photo over the pixel budget", "img02.png: 20000x20000 is 400 megapixels"),
 ])
 def test_data_set_problems_are_named_by_file_before_training(damage, message, tmp_path):
     from deeplab.data.checks import DataSetError
@@ -824,12 +832,18 @@ def test_output_naming_an_existing_file_is_refused(overwrite, tmp_path, capsys):
     assert existing.read_bytes() == before
 
 
-def test_background_without_mode_replace_is_refused(tmp_path, capsys):
+@pytest.mark.parametrize("flags, message", [
+    (["--background", "BG"], "--background is used only with --mode replace"),
+    (["--background", "BG", "--mode", "cutout"], "--mode replace (the mode is cutout)"),
+    (["--mode", "matte", "--blur-radius", "9"], "--blur-radius is used only with --mode blur"),
+    (["--mode", "replace", "--background", "BG", "--depth-falloff", "0.3"], "--depth-falloff"),
+])
+def test_an_option_the_mode_ignores_is_refused(flags, message, tmp_path, capsys):
     image = save(tmp_path / "p.png", photo())
     background = save(tmp_path / "bg.png", photo())
-    code = infer_main([str(image), "--output", str(tmp_path / "out"), "--background",
-                       str(background)])
-    assert code == 2 and "--mode replace" in one_line_error(capsys.readouterr().err)
+    flags = [str(background) if flag == "BG" else flag for flag in flags]
+    assert infer_main([str(image), "--output", str(tmp_path / "out"), *flags]) == 2
+    assert message in one_line_error(capsys.readouterr().err)
     assert not (tmp_path / "out").exists()
 
 
@@ -1033,6 +1047,7 @@ def test_a_batch_larger_than_the_data_or_the_memory_is_refused(data_root, tmp_pa
 @pytest.mark.parametrize("main, arguments", [
     (export_main, ["--output", "x", "--format", "nope"]),
     (train_main, ["--model-dir", "x", "--steps", "many"]),
+    (train_main, ["--model-dir", "x", "--eval-only", "--restart"]),
 ])
 def test_bad_choices_are_one_line_usage_errors(main, arguments, capsys):
     with pytest.raises(SystemExit) as exit_:

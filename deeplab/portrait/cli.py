@@ -39,6 +39,10 @@ from deeplab.portrait.video_io import DEFAULT_CRF, ENCODERS, check_codec, defaul
 MAX_BLUR_RADIUS = 2000.0  # px: beyond a 12-MP photo's diagonal/2, nothing changes
 INPUT_SIZE_RANGE = (33, 2049)  # the network: at least a few stride-8 cells, at most ~4 MP
 MAX_DEPTH_FALLOFF = 10.0  # fractions of the diagonal
+#: Options that only some modes use: refused with the others rather than silently ignored.
+MODE_ONLY_OPTIONS = {"background": ("--background", ("replace",)),
+                     "blur_radius": ("--blur-radius", ("blur", "compare")),
+                     "depth_falloff": ("--depth-falloff", ("blur", "compare"))}
 
 
 def number(kind: type, low: float, high: float, what: str) -> Callable[[str], float]:
@@ -160,12 +164,14 @@ def _check_output(parser: argparse.ArgumentParser, output: Path) -> None:
 def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse, before any work, every option that is wrong whatever the inputs: an --output that
     is a file, a --background or --matte that is not a regular file (a FIFO would block
-    forever), a --background without --mode replace, an empty --classes, a codec the output
-    container cannot hold."""
+    forever), an option the mode would ignore (--background without --mode replace), an empty
+    --classes, a codec the output container cannot hold."""
     _check_output(parser, args.output)
-    if args.background is not None and args.mode != "replace":
-        parser.error(f"--background is used only with --mode replace (the mode is "
-                     f"{args.mode}); add --mode replace or leave --background out")
+    for dest, (flag, modes) in MODE_ONLY_OPTIONS.items():
+        value = getattr(args, dest)
+        if value is not None and value != parser.get_default(dest) and args.mode not in modes:
+            parser.error(f"{flag} is used only with --mode {' or '.join(modes)} (the mode is "
+                         f"{args.mode}); change the mode or leave {flag} out")
     if not [name for name in args.classes.split(",") if name.strip()]:
         parser.error(f"--classes names no class ({args.classes!r}); e.g. --classes person or "
                      "--classes person,dog")

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from deeplab.portrait.bokeh import BokehConfig
-from deeplab.image_files import IMAGE_SUFFIXES, JPEG_SUFFIXES, MAX_PIXELS
+from deeplab.image_files import IMAGE_SUFFIXES, JPEG_SUFFIXES, MAX_PIXELS, ImageTooLargeError
 from deeplab.portrait.io import (VIDEO_SUFFIXES, UnreadableImageError, read_photo, read_matte,
                                  write_image)
 from deeplab.portrait.matte import MatteConfig
@@ -473,7 +473,10 @@ class PortraitRunner:
 
     def _fail(self, summary: Summary, path: Path, error: BaseException) -> None:
         """Record a failed input (reported once, in the summary)."""
-        summary.failed.append((path, str(error) or type(error).__name__))
+        why = str(error) or type(error).__name__
+        if isinstance(error, ImageTooLargeError):
+            why += " (raise it with --max-megapixels)"
+        summary.failed.append((path, why))
 
     def _write(self, target: Path, image: np.ndarray, summary: Summary) -> None:
         write_image(target, image, self.options.jpeg_quality, overwrite=self.options.overwrite)

@@ -182,8 +182,7 @@ class VideoReader:
         if self.max_pixels is not None and width * height > self.max_pixels:
             raise ImageTooLargeError(
                 f"{self.path}: video frames of {width}x{height} are {width * height / 1e6:.0f} "
-                f"megapixels, over the limit of {self.max_pixels / 1e6:g} (raise it with "
-                f"--max-megapixels)")
+                f"megapixels, over the limit of {self.max_pixels / 1e6:g}")
 
     def events(self) -> Iterator[object]:
         av = _av()

@@ -33,6 +33,7 @@ class RunFolderLock:
         self.model_dir = Path(model_dir)
         self.path = self.model_dir / LOCK_FILE
         self._fd: int | None = None
+        self._made: list[Path] = []  # folders acquire() created, the run folder first
 
     @property
     def held(self) -> bool:
@@ -49,6 +50,8 @@ class RunFolderLock:
         """Take the lock or raise :class:`RunFolderBusy` at once (never waits)."""
         if self._fd is not None or fcntl is None:
             return self
+        self._made = [path for path in (self.model_dir, *self.model_dir.parents)
+                      if not path.exists()]
         self.model_dir.mkdir(parents=True, exist_ok=True)
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -75,7 +78,8 @@ class RunFolderLock:
         return self
 
     def release(self) -> None:
-        """Drop the lock and remove the lock file (idempotent)."""
+        """Drop the lock and remove the lock file, and the folders ``acquire`` made if they are
+        still empty (idempotent)."""
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
@@ -85,6 +89,11 @@ class RunFolderLock:
             pass
         finally:
             os.close(fd)
+        for folder in self._made:  # a run refused at set-up leaves no empty folder behind
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: the run wrote something, keep it
+                break
 
     def __enter__(self) -> "RunFolderLock":
         return self.acquire()

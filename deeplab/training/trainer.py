@@ -250,6 +250,9 @@ class Trainer:
         if existing is not None:
             check_resumable(experiment, existing, self.model_dir)
             self.model_config = existing
+            if experiment.model.weights:
+                log.info(f"Resuming: model.weights {experiment.model.weights} is not loaded "
+                         f"again (the run's checkpoint holds the weights trained so far)")
         else:
             if experiment.model.weights:
                 source_model, source_config = self.resolve_weights(experiment.model.weights)
