@@ -4,7 +4,9 @@ A run lives in one folder (``model_dir``)::
 
     experiment.yaml      the resolved experiment config
     model_config.json    the trained network's ModelConfig (class names included)
-    checkpoints/         tf.train checkpoints ckpt-<step> (model, optimizer, step); last K kept
+    checkpoints/         tf.train checkpoints ckpt-<step> (model, optimizer, step); the newest
+                         K of the folder kept, whichever session wrote them
+    .train.lock          held while a process trains the run (one at a time)
     history.jsonl        one line per logged step (loss, learning rate, timing)
     eval.jsonl           one line per in-training evaluation (mIoU, per-class IoU, accuracy)
     train/, eval/        TensorBoard logs
@@ -12,10 +14,12 @@ A run lives in one folder (``model_dir``)::
 
 Running again with the same folder resumes from the newest checkpoint that restores (damaged
 ones are skipped and named, :mod:`deeplab.weights.run_checkpoints`) with its step count, and the
-logs are trimmed to that step. Checkpoints are never deleted except by rotation after a newer
-one was written; ``restart=True`` moves them aside. Ctrl-C / SIGTERM stop after the current step
-with a checkpoint (:mod:`deeplab.training.stop_request`); a checkpoint that cannot be written
-(full disk) stops the run with :class:`CheckpointWriteError`, the previous one kept.
+logs are trimmed to that step; a config asking for another network (classes, architecture) is
+refused, and unfinished saves (``ckpt-<step>_temp``) are removed. Checkpoints are never deleted
+except by rotation after a newer one was written; ``restart=True`` moves them aside. Ctrl-C /
+SIGTERM stop after the current step with a checkpoint (:mod:`deeplab.training.stop_request`); a
+checkpoint that cannot be written (full disk) stops the run with :class:`CheckpointWriteError`,
+the previous one kept.
 """
 
 from __future__ import annotations
@@ -418,15 +422,14 @@ class Trainer:
         return train_step
 
     def _save(self, last_saved: str | None) -> str:
-        """Write ``ckpt-<step>``; on failure remove what this save left and raise
-        :class:`CheckpointWriteError` naming the checkpoint that is kept."""
+        """Write ``ckpt-<step>``, then keep the newest ``runtime.keep_checkpoints`` of the whole
+        folder; on failure remove what this save left and raise :class:`CheckpointWriteError`
+        naming the checkpoint that is kept."""
         step = self.current_step()
         directory = self._checkpoint_dir()
         before = set(directory.iterdir()) if directory.is_dir() else set()
         try:
             saved = self.manager.save(checkpoint_number=step)
-            keep_newest(directory, self.experiment.runtime.keep_checkpoints, step)
-            return saved
         except (OSError, tf.errors.OpError) as error:
             for path in set(directory.iterdir()) - before if directory.is_dir() else ():
                 if path.name.startswith(f"{CHECKPOINT_NAME}-{step}"):
@@ -438,6 +441,13 @@ class Trainer:
                 f"({str(reason).strip().splitlines()[0]}); the previous checkpoint "
                 f"{last_saved or '(none)'} is kept. Free some space and run the same command "
                 f"to resume from it") from None
+        try:
+            keep_newest(directory, self.experiment.runtime.keep_checkpoints, step)
+        except (OSError, tf.errors.OpError) as error:  # the new one is whole; clean-up failed
+            reason = getattr(error, "strerror", None) or getattr(error, "message", None) or error
+            log.warning(f"could not delete older checkpoints in {directory} ({reason}); they "
+                        f"are deleted after the next save")
+        return saved
 
     # ----------------------------------------------------------------------------- loop
     def train(self, steps: int | None = None) -> TrainResult:
