@@ -531,7 +531,8 @@ class Trainer:
             window["time"] += finished - began
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}")
-            last = current == end or stop.requested
+            stopping = stop.requested  # read once: a signal after this is the next step's
+            last = current == end or stopping
             if current % runtime.log_every_steps == 0 or last:
                 record = {
                     "step": current, "loss": window["loss"] / window["count"],
@@ -554,7 +555,7 @@ class Trainer:
                 result.checkpoint = self._save(result.checkpoint)
                 saved_step = current
             if runtime.eval_every_steps and current % runtime.eval_every_steps == 0 \
-                    and self.chief and not stop.requested:
+                    and self.chief and not stopping:
                 result.eval = self.evaluate(progress=False)
                 self.summaries.scalars("eval", current, result.eval)
                 with open(self.model_dir / EVAL_FILE, "a") as handle:
@@ -563,7 +564,7 @@ class Trainer:
             if timed_steps:
                 result.images_per_second = global_batch * timed_steps / step_total
                 result.input_wait_fraction = wait_total / step_total
-            if stop.requested:
+            if stopping:  # the checkpoint of this step is written above
                 return
 
     def _image_summary(self, images, labels, step: int) -> None:
