@@ -861,6 +861,14 @@ def test_an_unknown_class_is_refused_once_before_any_file(tmp_path, capsys, monk
     assert not (tmp_path / "out").exists()
 
 
+def test_an_unknown_class_is_refused_before_a_video_too(tmp_path):
+    video = write_vfr_video(tmp_path / "clip.mp4", frames=4)
+    with pytest.raises(ValueError, match="--classes persn: class 'persn' is not in"):
+        run_portrait([video], PortraitOptions(output_dir=tmp_path / "out", classes="persn"),
+                     model=BrightIsPerson(), progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("suffix, codec", [(".mkv", "libx264"), (".webm", "libvpx-vp9")])
 def test_variable_frame_rate_mkv_and_webm_are_accepted(suffix, codec, tmp_path):
     video = write_vfr_video(tmp_path / f"clip{suffix}", codec=codec)
