@@ -19,7 +19,8 @@ import sys
 from deeplab.export.formats import FORMATS, KERAS_FILE_MIN_AGREEMENT, PRECISIONS_BY_FORMAT
 from deeplab.export.options import ExportOptionError, check_export_options
 from deeplab.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, sigterm_raises
-from deeplab.log import add_output_flags, configure
+from deeplab.errors import environment_message, environment_problem
+from deeplab.log import OneLineParser, add_output_flags, configure
 from deeplab.precision import DEFAULT_MIN_AGREEMENT
 from deeplab.tf_noise import quiet_python_loggers, quiet_tensorflow
 
@@ -69,8 +70,8 @@ def unexpected(program: str, error: BaseException) -> str:
 
 def train_parser() -> argparse.ArgumentParser:
     """The ``train.py`` / ``deeplab-train`` arguments."""
-    parser = argparse.ArgumentParser(description=TRAIN_DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(description=TRAIN_DESCRIPTION,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="YAML experiment config (configs/*.yaml)")
     parser.add_argument("--model-dir", required=True, help="run folder (created or resumed)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -90,11 +91,17 @@ def train_parser() -> argparse.ArgumentParser:
 
 
 def _one_line_on_bug(program: str, verbose: bool, work) -> int:
-    """``work()``'s exit status; an error no check anticipated (a bug, not a user mistake) still
-    ends in one line and exit 1, and ``--verbose`` re-raises it with its traceback."""
+    """``work()``'s exit status; an error no check anticipated still ends in one line and exit 1:
+    the machine's condition (full disk, read-only folder, no memory: :mod:`deeplab.errors`)
+    named as such, anything else as a bug to report; ``--verbose`` re-raises a bug with its
+    traceback."""
     try:
         return work()
     except Exception as error:
+        problem = environment_problem(error)
+        if problem is not None:
+            print(f"{program}: error: {problem}", file=sys.stderr)
+            return 1
         if verbose:
             raise
         print(unexpected(program, error), file=sys.stderr)
@@ -106,6 +113,9 @@ def train_main(argv: list[str] | None = None) -> int:
     :func:`deeplab.training.cli.run_from_args`."""
     parser = train_parser()
     args = parser.parse_args(argv)
+    if args.eval_only and (args.restart or args.steps is not None):
+        parser.error(f"{'--restart' if args.restart else '--steps'} does nothing with "
+                     "--eval-only (nothing is trained)")
     configure(quiet=args.quiet, verbose=args.verbose)
     from deeplab.training.cli import check_config, check_model_dir
 
@@ -136,8 +146,8 @@ def export_parser() -> argparse.ArgumentParser:
     precisions = sorted({p for values in PRECISIONS_BY_FORMAT.values() for p in values})
     by_format = "; ".join(f"{name}: {'|'.join(values)}"
                           for name, values in PRECISIONS_BY_FORMAT.items())
-    parser = argparse.ArgumentParser(description=EXPORT_DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(description=EXPORT_DESCRIPTION,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default="person",
                         help="weights source (name, archive, folder, checkpoint prefix, frozen "
                              "graph, .tflite, .keras, run folder; default: %(default)s, the "
@@ -197,7 +207,8 @@ def export_main(argv: list[str] | None = None) -> int:
                     export(args.weights, args.output, fold_batch_norm=args.fold_batch_norm,
                            jit_compile=args.jit_compile, **options)
                 except (ExportError, WeightsError, ValueError, OSError) as error:
-                    print(f"{parser.prog}: error: {error}", file=sys.stderr)
+                    print(f"{parser.prog}: error: {environment_message(error)}",
+                          file=sys.stderr)
                     return 1
                 return 0
 

@@ -10,6 +10,7 @@ warnings and errors only, and the program's own logging settings apply.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 
@@ -56,6 +57,14 @@ def configure(quiet: bool = False, verbose: bool = False) -> logging.Logger:
     logger.propagate = False
     progress.show_bars(not quiet)
     return logger
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage block), exit status 2: the
+    same in every CLI."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def add_output_flags(parser) -> None:

@@ -489,6 +489,13 @@ def broken_data_set(root: Path, damage: str) -> Path:
         cv2.imwrite(str(root / "masks" / "img03.png"), np.ones((40, 56), np.uint16))
     elif damage == "colour mask":
         cv2.imwrite(str(root / "masks" / "img01.png"), np.zeros((40, 56, 3), np.uint8) + 9)
+    elif damage == "photo over the pixel budget":  # a PNG header declaring 20000 x 20000
+        import zlib
+
+        header = b"IHDR" + (20000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
+        chunk = (13).to_bytes(4, "big") + header + zlib.crc32(header).to_bytes(4, "big")
+        end = (0).to_bytes(4, "big") + b"IEND" + zlib.crc32(b"IEND").to_bytes(4, "big")
+        (root / "images" / "img02.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + end)
     return root
 
 
@@ -500,6 +507,7 @@ def broken_data_set(root: Path, damage: str) -> Path:
     ("colour mask", "img01.png: a colour mask"),
     ("mask saved as JPEG", "img04.jpg): masks must be PNG"),
     ("16-bit mask", "img03.png: a 16-bit PNG mask"),
+    ("photo over the pixel budget", "img02.png: 20000x20000 is 400 megapixels"),
 ])
 def test_data_set_problems_are_named_by_file_before_training(damage, message, tmp_path):
     from deeplab.data.checks import DataSetError
@@ -647,3 +655,446 @@ def test_serving_bytes_turns_sideways_phone_photos_upright_as_opencv(byte_order)
         from deeplab.export.exif import exif_orientation
 
         assert int(exif_orientation(tf.constant(broken))) == 1
+
+
+# ================================================================== issue 18: round 2
+# Memory cases run in a subprocess under an address-space limit (RLIMIT_AS), never by filling
+# the machine; portrait cases use the fake network of portrait_fakes.
+
+from fractions import Fraction  # noqa: E402
+
+from portrait_fakes import BrightIsPerson, photo, save  # noqa: E402
+
+from deeplab.image_files import (ImageTooLargeError, UnreadableImageError,  # noqa: E402
+                                 decode_pixels, image_size, read_photo)
+from deeplab.portrait.cli import main as infer_main  # noqa: E402
+from deeplab.portrait.pipeline import PortraitOptions, run_portrait  # noqa: E402
+
+TESTS = Path(__file__).resolve().parent
+
+
+def radiance_picture(width: int, height: int) -> bytes:
+    """A valid run-length-encoded Radiance picture of one grey: 11000 x 11000 (121 MP, 1.45 GB
+    as float RGB) takes 7.7 MB."""
+    runs = []
+    left = width
+    while left:
+        count = min(127, left)
+        runs += [128 + count, 128]
+        left -= count
+    scanline = bytes([2, 2, width >> 8, width & 255]) + bytes(runs) * 4
+    return b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y %d +X %d\n" % (height, width) \
+        + scanline * height
+
+
+def limited_run(command: list[str], megabytes: int, **kwargs) -> subprocess.CompletedProcess:
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (megabytes << 20, megabytes << 20))
+
+    return subprocess.run(command, cwd=PROJECT_ROOT, env=ENV, capture_output=True, text=True,
+                          timeout=300, preexec_fn=limit, **kwargs)
+
+
+def write_vfr_video(path: Path, frames: int = 30, codec: str = "libx264") -> Path:
+    """A variable-frame-rate clip: 30 fps, then 10 fps (timestamps in milliseconds)."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=30)
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        pts = 0
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(photo(96, 128), format="rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, 1000)
+            pts += 33 if index < frames // 2 else 100
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+# ------------------------------------------------------------------ the pixel budget
+
+def test_a_radiance_picture_named_png_is_measured_by_its_header_not_decoded(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "big.png").write_bytes(radiance_picture(11000, 11000))
+    matte = save(tmp_path / "m.png", np.zeros((8, 8, 3), np.uint8))  # no network needed
+    result = limited_run([sys.executable, "infer.py", str(folder / "big.png"), "--output",
+                          str(tmp_path / "out"), "--matte", str(matte), "--quiet"], 1024)
+    assert result.returncode == 1, result.stderr
+    assert "11000x11000 is 121 megapixels, over the limit of 100" in result.stderr
+    assert "Insufficient memory" not in result.stderr and "Traceback" not in result.stderr
+    assert image_size(radiance_picture(64, 40)) == (64, 40)
+    assert decode_pixels(radiance_picture(64, 40), "small").shape == (40, 64, 3)
+
+
+def test_export_sample_dir_images_share_the_pixel_budget(tmp_path):
+    from deeplab.export.verify import folder_images
+
+    (tmp_path / "huge.png").write_bytes(radiance_picture(11000, 11000))
+    with pytest.raises(ImageTooLargeError, match="121 megapixels"):
+        folder_images(tmp_path)
+
+
+@pytest.mark.parametrize("head", [b"\x76\x2f\x31\x01 OpenEXR", b"GIF89a\x01", b"plain text"])
+def test_an_image_whose_size_cannot_be_read_first_is_not_decoded(head, tmp_path, monkeypatch):
+    path = tmp_path / "odd.png"
+    path.write_bytes(head + bytes(64))
+    monkeypatch.setattr("cv2.imdecode", lambda *a: pytest.fail("decoded an unmeasured image"))
+    with pytest.raises(UnreadableImageError, match="expected a JPEG, PNG"):
+        read_photo(path)
+
+
+def test_the_decoded_size_is_checked_as_well_as_the_header(tmp_path, monkeypatch):
+    path = save(tmp_path / "p.png", photo(200, 300))
+    monkeypatch.setattr("deeplab.image_files.image_size", lambda source: (10, 10))  # lies
+    with pytest.raises(ImageTooLargeError, match="300x200"):
+        read_photo(path, max_pixels=1000)
+
+
+def test_a_matte_and_a_background_are_held_to_the_pixel_budget(tmp_path):
+    image = save(tmp_path / "p.png", photo(40, 60))
+    matte = save(tmp_path / "m.png", photo(400, 600))
+    options = PortraitOptions(output_dir=tmp_path / "out", matte=matte, max_pixels=100_000)
+    summary = run_portrait([image], options, progress=False)
+    assert summary.exit_code == 1 and "600x400" in summary.failed[0][1]
+    background = save(tmp_path / "bg.png", photo(400, 600))
+    with pytest.raises(ImageTooLargeError, match="600x400"):
+        run_portrait([image], PortraitOptions(output_dir=tmp_path / "out", mode="replace",
+                                              background=background, max_pixels=100_000),
+                     model=BrightIsPerson(), progress=False)
+
+
+def test_video_frames_over_the_pixel_budget_are_refused_before_decoding(tmp_path, monkeypatch):
+    video = write_vfr_video(tmp_path / "clip.mp4", frames=4)
+    import av
+
+    monkeypatch.setattr(av.VideoFrame, "to_ndarray",
+                        lambda *a, **k: pytest.fail("decoded a refused frame"))
+    summary = run_portrait([video], PortraitOptions(output_dir=tmp_path / "out",
+                                                    max_pixels=5000),
+                           model=BrightIsPerson(), progress=False)
+    assert summary.exit_code == 1 and "128x96" in summary.failed[0][1]
+    assert "megapixels" in summary.failed[0][1] and not (tmp_path / "out" / "clip.mp4").exists()
+
+
+# ------------------------------------------------------------------ inputs and outputs
+
+def test_output_folder_above_an_input_folder_keeps_every_photo(tmp_path, monkeypatch):
+    parent = tmp_path / "par"
+    save(parent / "photos" / "a.png", photo())
+    save(parent / "photos" / "trip" / "b.png", photo())
+    monkeypatch.chdir(parent)
+    summary = run_portrait(["photos"], PortraitOptions(output_dir=Path(".")),
+                           model=BrightIsPerson(), progress=False)
+    assert sorted(str(p) for p in summary.written) == ["a.png", "trip/b.png"]
+    summary = run_portrait(["photos/*.png"], PortraitOptions(output_dir=Path("out")),
+                           model=BrightIsPerson(), progress=False)
+    assert [str(p) for p in summary.written] == ["out/a.png"]
+
+
+def test_a_folder_without_photos_is_an_error_not_zero_written(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no photos here")
+    assert infer_main([str(tmp_path / "empty"), "--output", str(tmp_path / "out")]) == 2
+    assert "no image or video in folder" in one_line_error(capsys.readouterr().err)
+
+
+def test_an_unreadable_subfolder_is_reported_not_skipped(tmp_path, monkeypatch):
+    folder = tmp_path / "photos"
+    save(folder / "a.png", photo())
+    save(folder / "locked" / "b.png", photo())
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # as root, chmod 000 does not lock a folder: refuse it here
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    summary = run_portrait([folder], PortraitOptions(output_dir=tmp_path / "out"),
+                           model=BrightIsPerson(), progress=False)
+    assert summary.exit_code == 1 and len(summary.written) == 1
+    assert "locked" in str(summary.failed[0][0]) and "Permission denied" in summary.failed[0][1]
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_output_naming_an_existing_file_is_refused(overwrite, tmp_path, capsys):
+    image = save(tmp_path / "p.png", photo())
+    existing = save(tmp_path / "result.png", photo(10, 10))
+    before = existing.read_bytes()
+    for output in (existing, existing / "sub"):
+        assert infer_main([str(image), "--output", str(output), *overwrite]) == 2
+        assert "not a folder" in one_line_error(capsys.readouterr().err)
+    assert existing.read_bytes() == before
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--background", "BG"], "--background is used only with --mode replace"),
+    (["--background", "BG", "--mode", "cutout"], "--mode replace (the mode is cutout)"),
+    (["--mode", "matte", "--blur-radius", "9"], "--blur-radius is used only with --mode blur"),
+    (["--mode", "replace", "--background", "BG", "--depth-falloff", "0.3"], "--depth-falloff"),
+])
+def test_an_option_the_mode_ignores_is_refused(flags, message, tmp_path, capsys):
+    image = save(tmp_path / "p.png", photo())
+    background = save(tmp_path / "bg.png", photo())
+    flags = [str(background) if flag == "BG" else flag for flag in flags]
+    assert infer_main([str(image), "--output", str(tmp_path / "out"), *flags]) == 2
+    assert message in one_line_error(capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_class_is_refused_once_before_any_file(tmp_path, capsys, monkeypatch):
+    loads = []
+    monkeypatch.setattr("deeplab.portrait.pipeline.load_probability_model",
+                        lambda source, **options: loads.append(source) or BrightIsPerson())
+    folder = tmp_path / "photos"
+    for index in range(5):
+        save(folder / f"{index}.png", photo())
+    code = infer_main([str(folder), "--output", str(tmp_path / "out"), "--classes", "persn",
+                       "--batch-size", "1"])
+    line = one_line_error(capsys.readouterr().err)
+    assert code == 2 and "'persn'" in line and len(loads) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_class_is_refused_before_a_video_too(tmp_path):
+    video = write_vfr_video(tmp_path / "clip.mp4", frames=4)
+    with pytest.raises(ValueError, match="--classes persn: class 'persn' is not in"):
+        run_portrait([video], PortraitOptions(output_dir=tmp_path / "out", classes="persn"),
+                     model=BrightIsPerson(), progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("suffix, codec", [(".mkv", "libx264"), (".webm", "libvpx-vp9")])
+def test_variable_frame_rate_mkv_and_webm_are_accepted(suffix, codec, tmp_path):
+    video = write_vfr_video(tmp_path / f"clip{suffix}", codec=codec)
+    summary = run_portrait([video], PortraitOptions(output_dir=tmp_path / "out"),
+                           model=BrightIsPerson(), progress=False)
+    assert summary.exit_code == 0 and not summary.failed, summary.report()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    summary = run_portrait([cut], PortraitOptions(output_dir=tmp_path / "out"),
+                           model=BrightIsPerson(), progress=False)
+    assert summary.exit_code == 1 and "truncated" in summary.failed[0][1]
+
+
+def test_sigterm_during_a_video_removes_its_temporary_file(tmp_path):
+    video = write_vfr_video(tmp_path / "clip.mp4", frames=120)
+    out = tmp_path / "out"
+    script = (
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(TESTS)!r})\n"
+        "import deeplab.portrait.pipeline as pipeline\n"
+        "from portrait_fakes import BrightIsPerson\n"
+        "class Slow(BrightIsPerson):\n"
+        "    def probabilities(self, images):\n"
+        "        time.sleep(0.1)\n"
+        "        return super().probabilities(images)\n"
+        "pipeline.load_probability_model = lambda source, **options: Slow()\n"
+        "from deeplab.portrait.cli import main\n"
+        f"sys.exit(main([{str(video)!r}, '--output', {str(out)!r}, '--quiet']))\n")
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT, env=ENV,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and process.poll() is None \
+                and not (out.is_dir() and list(out.glob(".clip.mp4.tmp-*"))):
+            time.sleep(0.05)
+        assert process.poll() is None, process.communicate()[1]
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143, stderr
+    assert "terminated" in one_line_error(stderr)
+    assert list(out.iterdir()) == []
+
+
+def test_an_unwritable_cache_falls_back_to_converting_in_memory(tmp_path, monkeypatch, caplog):
+    from deeplab.portrait import litert
+
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("DEEPLAB_CACHE_DIR", str(blocker))
+    network = (PROJECT_ROOT / "deeplab" / "models").glob("*.keras")
+    source = next(network)
+    made = []
+
+    def convert(source, crop_size, precision="float32"):
+        made.append(crop_size)
+        return b"TFL3 flatbuffer", {"class_names": ["background", "person"]}
+
+    class Runtime:
+        def __init__(self, content, class_names=None, num_threads=None):
+            self.content, self.class_names = content, tuple(class_names or ())
+
+    monkeypatch.setattr(litert, "convert_source", convert)
+    monkeypatch.setattr(litert, "LiteRTRuntime", Runtime)
+    monkeypatch.setattr(litert, "PortraitModel", lambda runtime, reload=None: runtime)
+    with caplog.at_level("WARNING", logger="deeplab"):
+        model = litert.load_litert_model(source, crop_size=65)
+    assert model.content == b"TFL3 flatbuffer" and made == [65]
+    assert "cannot write the network cache" in caplog.text and blocker.read_text() == "not a folder"
+
+
+# ------------------------------------------------------------------ YAML
+
+ANCHOR_BOMB = ("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+               + "".join(f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n"
+                         for a, b in zip("abcdefgh", "bcdefghi"))
+               + "model:\n  weights: *i\n")
+
+
+@pytest.mark.parametrize("text, message", [
+    (ANCHOR_BOMB, "expand to more than"),
+    ("model:\n  weights: " + "[" * 3000 + "]" * 3000 + "\n", "levels deep"),
+    ("schedule:\n  steps: 5\n  batch_size: 2\n  steps: 6\n", "'steps' appears twice"),
+    ("model:\n  class_names: " + "{a: " * 40 + "1" + "}" * 40 + "\n", "levels deep"),
+])
+def test_hostile_or_mistaken_yaml_is_one_line_exit_2_within_bounded_memory(text, message,
+                                                                          tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    result = limited_run([sys.executable, "train.py", "--config", str(config), "--model-dir",
+                          str(tmp_path / "run")], 1024)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in one_line_error(result.stderr)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_yaml_override_is_held_to_the_same_bounds():
+    with pytest.raises(ValueError, match="levels deep"):
+        load_experiment(None, ["model.weights=" + "[" * 100 + "]" * 100])
+    shared = load_experiment(None, ["model.class_names=[background, person]"])
+    assert shared.model.class_names == ["background", "person"]
+
+
+# ------------------------------------------------------------------ one run folder, one run
+
+def test_a_second_training_on_the_same_run_folder_is_refused(run_copy, data_root, capsys):
+    from deeplab.training.run_lock import RunFolderLock
+
+    with RunFolderLock(run_copy):
+        before = snapshot(run_copy)
+        code = train_main(["--model-dir", str(run_copy)]
+                          + [a for item in tiny_overrides(data_root, **{"schedule.steps": 6})
+                             for a in ("--set", item)])
+        err = capsys.readouterr().err
+        assert code == 1 and "in use by another training run" in one_line_error(err)
+        assert f"process {os.getpid()}" in err
+        assert {k: v for k, v in snapshot(run_copy).items() if k != ".train.lock"} == \
+            {k: v for k, v in before.items() if k != ".train.lock"}
+    assert not (run_copy / ".train.lock").exists()
+
+
+def test_a_lock_left_by_a_killed_run_does_not_block_the_next(tmp_path):
+    from deeplab.training.run_lock import RunFolderLock
+
+    script = ("import os, signal; from deeplab.training.run_lock import RunFolderLock; "
+              f"lock = RunFolderLock({str(tmp_path)!r}).acquire(); "
+              "os.kill(os.getpid(), signal.SIGKILL)")
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, env=ENV)
+    assert result.returncode == -signal.SIGKILL and (tmp_path / ".train.lock").exists()
+    with RunFolderLock(tmp_path) as lock:
+        assert lock.held
+
+
+def test_resuming_with_another_class_count_is_refused(run_copy, data_root, capsys):
+    before = snapshot(run_copy)
+    arguments = ["--model-dir", str(run_copy)]
+    for item in tiny_overrides(data_root, **{"schedule.steps": 6}) + [
+            "model.class_names=[background, person, dog]"]:
+        arguments += ["--set", item]
+    assert train_main(arguments) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "num_classes 2 in the folder, 3 asked" in line and "--restart" in line
+    assert snapshot(run_copy) == before
+
+
+def test_unfinished_checkpoint_saves_are_removed_at_start_up(run_copy, data_root, logged):
+    leftover = run_copy / "checkpoints" / "ckpt-6_temp"
+    leftover.mkdir()
+    (leftover / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"half")
+    trainer, messages = resume(run_copy, data_root, logged=logged)
+    assert not leftover.exists() and any("ckpt-6_temp" in m for m in messages)
+    assert trainer.current_step() == 4
+
+
+def test_checkpoint_retention_counts_the_whole_folder_across_resumes(run_copy, data_root):
+    from deeplab.training.trainer import Trainer
+
+    for steps in (6, 8, 10):
+        experiment = load_experiment(None, tiny_overrides(data_root, **{
+            "schedule.steps": steps, "runtime.keep_checkpoints": 2}))
+        Trainer(experiment, run_copy).train()
+    found = sorted(int(p.name.split("-")[1].split(".")[0])
+                   for p in (run_copy / "checkpoints").glob("ckpt-*.index"))
+    assert found == [8, 10]
+    listed = (run_copy / "checkpoints" / "checkpoint").read_text()
+    assert "ckpt-10" in listed and "ckpt-4" not in listed
+
+
+def test_a_batch_larger_than_the_data_or_the_memory_is_refused(data_root, tmp_path, capsys):
+    arguments = ["--model-dir", str(tmp_path / "run")]
+    for item in tiny_overrides(data_root, **{"schedule.batch_size": 100000}):
+        arguments += ["--set", item]
+    assert train_main(arguments) == 2
+    assert "larger than the train split" in one_line_error(capsys.readouterr().err)
+    with pytest.raises(ValueError, match="for the input batch alone"):
+        load_experiment(None, ["schedule.batch_size=100000000"])
+
+
+# ------------------------------------------------------------------ one error vocabulary
+
+@pytest.mark.parametrize("main, arguments", [
+    (export_main, ["--output", "x", "--format", "nope"]),
+    (train_main, ["--model-dir", "x", "--steps", "many"]),
+    (train_main, ["--model-dir", "x", "--eval-only", "--restart"]),
+])
+def test_bad_choices_are_one_line_usage_errors(main, arguments, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(arguments)
+    assert exit_.value.code == 2
+    assert "(see --help)" in one_line_error(capsys.readouterr().err)
+
+
+def test_environment_errors_are_one_line_exit_1_never_please_report(tmp_path, monkeypatch,
+                                                                    capsys):
+    import errno
+
+    import deeplab.export
+    import tensorflow as tf
+
+    arguments = ["--weights", "x.keras", "--output", str(tmp_path / "out")]
+    for error in (tf.errors.ResourceExhaustedError(None, None, "No space left on device"),
+                  tf.errors.PermissionDeniedError(None, None, "/run: Read-only file system"),
+                  OSError(errno.ENOSPC, "No space left on device", "/out/variables"),
+                  MemoryError()):
+        def fail(*args, error=error, **kwargs):
+            raise error
+
+        monkeypatch.setattr(deeplab.export, "export", fail, raising=False)
+        assert export_main(arguments) == 1
+        line = one_line_error(capsys.readouterr().err)
+        assert "please report" not in line and "unexpected" not in line
+
+
+def test_a_read_only_run_folder_is_one_line_exit_1(data_root, tmp_path, monkeypatch, capsys):
+    from deeplab.training import run_lock
+
+    def read_only(self):
+        raise PermissionError(30, "Read-only file system", str(self.path))
+
+    monkeypatch.setattr(run_lock.RunFolderLock, "acquire", read_only)
+    arguments = ["--model-dir", str(tmp_path / "run")]
+    for item in tiny_overrides(data_root):
+        arguments += ["--set", item]
+    assert train_main(arguments) == 1
+    line = one_line_error(capsys.readouterr().err)
+    assert "Read-only file system" in line and "please report" not in line

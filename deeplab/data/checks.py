@@ -23,7 +23,8 @@ from pathlib import Path
 
 from deeplab.data.config import IGNORE_LABEL, DataConfig
 from deeplab.data.folder import FolderExample, find_list_file, folder_examples, list_folder_pairs
-from deeplab.image_files import IMAGE_SUFFIXES, JPEG_SUFFIXES, TF_IMAGE_SUFFIXES
+from deeplab.image_files import (IMAGE_SUFFIXES, JPEG_SUFFIXES, MAX_PIXELS, TF_IMAGE_SUFFIXES,
+                                 image_size)
 
 #: Photo formats people put in images/ that the tf.data decoders cannot read.
 UNSUPPORTED_SUFFIXES = tuple(s for s in IMAGE_SUFFIXES if s not in TF_IMAGE_SUFFIXES) + (
@@ -153,6 +154,13 @@ def _inspect(example: FolderExample) -> ExampleFacts:
     import tensorflow as tf
 
     facts = ExampleFacts(example)
+    for path in (example.image_path, example.mask_path):  # the budget before any decoding
+        size = image_size(path)
+        if size is not None and size[0] * size[1] > MAX_PIXELS:
+            facts.problem = (f"{path}: {size[0]}x{size[1]} is {size[0] * size[1] / 1e6:.0f} "
+                             f"megapixels, over the limit of {MAX_PIXELS / 1e6:g} for training "
+                             f"data; shrink it first")
+            return facts
     try:
         image = tf.io.decode_image(tf.io.read_file(example.image_path), channels=3,
                                    expand_animations=False)

@@ -23,7 +23,9 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from deeplab.log import add_output_flags, configure
+from deeplab.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, sigterm_raises
+from deeplab.errors import environment_message
+from deeplab.log import OneLineParser, add_output_flags, configure
 from deeplab.portrait.composite import MODES
 from deeplab.portrait.litert import CACHE_PRECISIONS
 from deeplab.portrait.models import BACKENDS, DEFAULT_WEIGHTS, FAST_WEIGHTS
@@ -37,13 +39,10 @@ from deeplab.portrait.video_io import DEFAULT_CRF, ENCODERS, check_codec, defaul
 MAX_BLUR_RADIUS = 2000.0  # px: beyond a 12-MP photo's diagonal/2, nothing changes
 INPUT_SIZE_RANGE = (33, 2049)  # the network: at least a few stride-8 cells, at most ~4 MP
 MAX_DEPTH_FALLOFF = 10.0  # fractions of the diagonal
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad argument in one line (no usage block), exit status 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+#: Options that only some modes use: refused with the others rather than silently ignored.
+MODE_ONLY_OPTIONS = {"background": ("--background", ("replace",)),
+                     "blur_radius": ("--blur-radius", ("blur", "compare")),
+                     "depth_falloff": ("--depth-falloff", ("blur", "compare"))}
 
 
 def number(kind: type, low: float, high: float, what: str) -> Callable[[str], float]:
@@ -153,9 +152,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_output(parser: argparse.ArgumentParser, output: Path) -> None:
+    """``--output`` must be a folder or a path where one can be made: not an existing file, nor
+    below one."""
+    for path in (output, *output.parents):
+        if path.is_dir():
+            return
+        if path.exists() or path.is_symlink():
+            where = "" if path == output else f" ({path} is not a folder)"
+            parser.error(f"--output {output}: not a folder{where}; --output names the folder "
+                         "the results are written to")
+
+
 def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Refuse, before any work, a --background or --matte that is not a regular file (a FIFO
-    would block forever) and a codec the output container cannot hold."""
+    """Refuse, before any work, every option that is wrong whatever the inputs: an --output that
+    is a file, a --background or --matte that is not a regular file (a FIFO would block
+    forever), an option the mode would ignore (--background without --mode replace), an empty
+    --classes, a codec the output container cannot hold."""
+    _check_output(parser, args.output)
+    for dest, (flag, modes) in MODE_ONLY_OPTIONS.items():
+        value = getattr(args, dest)
+        if value is not None and value != parser.get_default(dest) and args.mode not in modes:
+            parser.error(f"{flag} is used only with --mode {' or '.join(modes)} (the mode is "
+                         f"{args.mode}); change the mode or leave {flag} out")
+    if not [name for name in args.classes.split(",") if name.strip()]:
+        parser.error(f"--classes names no class ({args.classes!r}); e.g. --classes person or "
+                     "--classes person,dog")
     for option, path in (("--background", args.background), ("--matte", args.matte)):
         if path is None:
             continue
@@ -227,15 +249,22 @@ def main(argv: list[str] | None = None) -> int:
     stop = StopRequest()
     previous = stop.install()
     try:
-        runner = PortraitRunner(options, progress=not args.quiet,
-                                should_stop=lambda: stop.requested)
-        summary = runner.run(args.inputs)
+        with sigterm_raises():  # SIGTERM unwinds like Ctrl-C: temporary outputs are removed
+            runner = PortraitRunner(options, progress=not args.quiet,
+                                    should_stop=lambda: stop.requested)
+            summary = runner.run(args.inputs)
     except (FileNotFoundError, ValueError, ModelUnavailableError) as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # the output folder cannot be made, the disk is full
+        print(f"{parser.prog}: error: {environment_message(error)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print(f"{parser.prog}: terminated; files not finished were removed", file=sys.stderr)
+        return EXIT_TERMINATED
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

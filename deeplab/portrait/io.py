@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 
 from deeplab.atomic import write_bytes_atomic, write_bytes_exclusive
-from deeplab.image_files import (EXIF_ORIENTATION_TAG, JPEG_SUFFIXES, Photo, UnreadableImageError,
-                                 decode_image, read_photo)
+from deeplab.image_files import (EXIF_ORIENTATION_TAG, JPEG_SUFFIXES, MAX_PIXELS,
+                                 ImageTooLargeError, Photo, UnreadableImageError, decode_image,
+                                 decode_pixels, read_photo)
 
 __all__ = ["EXIF_ORIENTATION_TAG", "VIDEO_SUFFIXES",
            "Photo", "UnreadableImageError", "decode_image", "encode_image", "read_photo",
@@ -25,8 +26,10 @@ __all__ = ["EXIF_ORIENTATION_TAG", "VIDEO_SUFFIXES",
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
 
 
-def read_matte(path: str | os.PathLike, size_hw: tuple[int, int] | None = None) -> np.ndarray:
-    """Read a user-given matte as float32 [0, 1] (gray, or the alpha of an RGBA file).
+def read_matte(path: str | os.PathLike, size_hw: tuple[int, int] | None = None,
+               max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
+    """Read a user-given matte as float32 [0, 1] (gray, or the alpha of an RGBA file), within
+    the pixel budget ``max_pixels`` (``ImageTooLargeError`` before decoding).
 
     With ``size_hw`` the matte is resized (bilinear) to the photo when its size differs, e.g. a
     matte painted at a lower resolution. A matte whose aspect ratio differs by more than 2% is
@@ -34,7 +37,12 @@ def read_matte(path: str | os.PathLike, size_hw: tuple[int, int] | None = None) 
     """
     path = Path(path)
     data = np.fromfile(str(path), np.uint8) if path.is_file() else np.zeros(0, np.uint8)
-    decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    try:
+        decoded = decode_pixels(data, f"matte {path}", max_pixels) if data.size else None
+    except ImageTooLargeError:
+        raise
+    except UnreadableImageError:
+        decoded = None
     if decoded is None:
         raise UnreadableImageError(f"{path}: matte is missing or not a decodable image")
     if decoded.ndim == 3:

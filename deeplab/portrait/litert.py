@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 from deeplab.atomic import write_bytes_atomic, write_text_atomic
+from deeplab.errors import environment_message
 from deeplab.export.formats import FORMATS
 from deeplab.portrait.probability_model import PortraitModel
 from deeplab.runtimes.litert import LiteRTRuntime, NotAnExportError
@@ -81,7 +82,10 @@ def source_fingerprint(source: str | os.PathLike) -> str:
                                         "checkpoint prefix or registry name)")
             parts = [f"registry:{entry.name}:{entry.sha256 or entry.url}"]
     if memo != before:
-        write_text_atomic(memo_path, json.dumps(memo))
+        try:
+            write_text_atomic(memo_path, json.dumps(memo))
+        except OSError:  # a read-only or broken cache: the hashes are only an optimisation
+            pass
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -159,6 +163,13 @@ def load_litert_model(source: str | os.PathLike, crop_size: int = 513,
         logger.info("converting %s to a %s TFLite network at %d px (once; cached in %s)",
                     source, precision, crop_size, target.parent)
         content, metadata = convert_source(source, crop_size, precision)
-        write_bytes_atomic(target, content)
-        write_text_atomic(sidecar, json.dumps(metadata, indent=2))  # last: marks completion
+        try:
+            write_bytes_atomic(target, content)
+            write_text_atomic(sidecar, json.dumps(metadata, indent=2))  # last: marks completion
+        except OSError as error:  # read-only, full, or not a folder: run from memory instead
+            logger.warning("cannot write the network cache in %s (%s); running the converted "
+                           "network from memory (it is converted again next time)",
+                           target.parent, environment_message(error))
+            return PortraitModel(LiteRTRuntime(content, metadata["class_names"], num_threads),
+                                 reload)
     return PortraitModel(LiteRTRuntime(target, num_threads=num_threads), reload)

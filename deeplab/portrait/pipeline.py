@@ -14,7 +14,9 @@ other. A photo or video without a subject is handled as ``if_empty`` says (see
 from __future__ import annotations
 
 import glob
+import itertools
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -23,7 +25,7 @@ import cv2
 import numpy as np
 
 from deeplab.portrait.bokeh import BokehConfig
-from deeplab.image_files import IMAGE_SUFFIXES, JPEG_SUFFIXES
+from deeplab.image_files import IMAGE_SUFFIXES, JPEG_SUFFIXES, MAX_PIXELS, ImageTooLargeError
 from deeplab.portrait.io import (VIDEO_SUFFIXES, UnreadableImageError, read_photo, read_matte,
                                  write_image)
 from deeplab.portrait.matte import MatteConfig
@@ -38,9 +40,8 @@ from deeplab.progress import progress_bar
 
 #: Errors that concern one input: reported, skipped, and the run goes on.
 ITEM_ERRORS = (UnreadableImageError, ValueError, OSError, cv2.error)
-#: Default pixel budgets: a photo larger than this is refused before decoding; a batch of
-#: photos holds at most this many pixels at once (a 100-MP photo goes through on its own).
-MAX_PIXELS = 100_000_000
+#: Default pixel budgets: an image or video frame larger than MAX_PIXELS is refused before
+#: decoding; a batch of photos holds at most BATCH_PIXELS at once (a 100-MP photo goes alone).
 BATCH_PIXELS = 50_000_000
 #: The names a matte in a --matte folder may have, after its photo's stem (PNG first).
 MATTE_SUFFIXES = (".png", ".PNG", *(s for s in IMAGE_SUFFIXES if s != ".png"))
@@ -149,16 +150,56 @@ def _inside(path: Path, folder: Path | None) -> bool:
     return folder is not None and path.resolve().is_relative_to(folder)
 
 
-def expand_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> list[InputItem]:
+def _excluded_below(root: Path, excluded: Path | None) -> Path | None:
+    """``excluded`` (the output folder) when it lies strictly inside the searched ``root``, so its
+    files are not read back as inputs; None when it is ``root`` itself or above it (``--output
+    .`` over ``photos/``): then every file below ``root`` is an input."""
+    if excluded is None:
+        return None
+    root = root.resolve()
+    return excluded if excluded != root and excluded.is_relative_to(root) else None
+
+
+def _files_below(root: Path, unreadable: list[tuple[Path, str]]) -> list[Path]:
+    """Every file below ``root``, recursively, sorted; folders that cannot be listed are added
+    to ``unreadable`` with the reason (not skipped silently)."""
+    found: list[Path] = []
+
+    def failed(error: OSError) -> None:
+        unreadable.append((Path(error.filename or root),
+                           f"cannot read the folder: {error.strerror or error}"))
+
+    for folder, _, names in os.walk(root, onerror=failed):
+        found += [Path(folder) / name for name in names]
+    return sorted(p for p in found if p.is_file())
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder a glob pattern searches: its longest leading part without wildcards."""
+    parts = Path(pattern).parts
+    fixed = [part for part in itertools.takewhile(lambda part: not glob.has_magic(part), parts)]
+    return Path(*fixed) if fixed else Path(".")
+
+
+@dataclass
+class FoundInputs:
+    """What the inputs expand to: the files, and folders that could not be searched."""
+
+    items: list[InputItem]
+    unreadable: list[tuple[Path, str]]
+
+
+def find_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> FoundInputs:
     """Files as given, folders recursively (images and videos by extension), glob patterns.
 
     Files found in a folder keep their sub-folder in the output name so that equal stems in
     different sub-folders do not collide. Folders and patterns never yield hidden files (among
     them the temp files of an interrupted run) nor anything under ``exclude`` (the output
-    folder, when it lies inside an input folder). Raises ``FileNotFoundError`` for an input
-    that matches nothing.
+    folder) when it lies inside the searched folder. Raises ``FileNotFoundError`` for an input
+    that matches nothing, and for a folder without any image or video.
     """
     items: list[InputItem] = []
+    unreadable: list[tuple[Path, str]] = []
     seen: set[Path] = set()
     excluded = exclude.resolve() if exclude is not None else None
 
@@ -171,22 +212,36 @@ def expand_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> 
     for entry in inputs:
         path = Path(entry)
         if path.is_dir():
-            for found in sorted(p for p in path.rglob("*") if p.is_file() and _kind(p)
-                                and not _hidden(p, path) and not _inside(p, excluded)):
-                add(found, found.relative_to(path).with_suffix(""))
+            skip = _excluded_below(path, excluded)
+            problems = len(unreadable)
+            found = [p for p in _files_below(path, unreadable)
+                     if _kind(p) and not _hidden(p, path) and not _inside(p, skip)]
+            if not found and len(unreadable) == problems:
+                raise FileNotFoundError(
+                    f"no image or video in folder {entry} (looked for "
+                    f"{', '.join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)}"
+                    + (", outside the output folder)" if skip is not None else ")"))
+            for item in found:
+                add(item, item.relative_to(path).with_suffix(""))
         elif path.is_file():
             add(path, Path(path.stem))  # explicit files are processed whatever their extension
         elif glob.has_magic(str(entry)):
+            skip = _excluded_below(_glob_root(str(entry)), excluded)
             matches = sorted(Path(m) for m in glob.glob(str(entry), recursive=True))
             matches = [m for m in matches if m.is_file() and _kind(m)
-                       and not m.name.startswith(".") and not _inside(m, excluded)]
+                       and not m.name.startswith(".") and not _inside(m, skip)]
             if not matches:
                 raise FileNotFoundError(f"no image or video matches {entry!r}")
-            for found in matches:
-                add(found, Path(found.stem))
+            for found_path in matches:
+                add(found_path, Path(found_path.stem))
         else:
             raise FileNotFoundError(f"input not found: {entry}")
-    return items
+    return FoundInputs(items, unreadable)
+
+
+def expand_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> list[InputItem]:
+    """The input files of :func:`find_inputs` (unreadable folders left out)."""
+    return find_inputs(inputs, exclude).items
 
 
 def output_suffix(mode: str, input_path: Path, is_video: bool) -> str:
@@ -297,9 +352,7 @@ class PortraitRunner:
     def video_weights(self) -> str:
         return video_weights_for(self.options.weights, self.options.video_weights)
 
-    def video_model(self) -> tuple[ProbabilityModel, int]:
-        """The model for video frames at its working size: ``--video-input-size``, else the
-        size a bundled fast network was built for, else ``VIDEO_INPUT_SIZE``."""
+    def _video_base_model(self) -> ProbabilityModel:
         if self._video_model is None:
             given = self._model_given and not self.options.video_weights  # a caller's model
             same = given or self.video_weights == str(self.options.weights)
@@ -308,7 +361,12 @@ class PortraitRunner:
                 from deeplab.portrait.test_time import FlipAveraged
 
                 self._video_model = FlipAveraged(self._video_model)
-        model = self._video_model
+        return self._video_model
+
+    def video_model(self) -> tuple[ProbabilityModel, int]:
+        """The model for video frames at its working size: ``--video-input-size``, else the
+        size a bundled fast network was built for, else ``VIDEO_INPUT_SIZE``."""
+        model = self._video_base_model()
         size = (self.options.video_input_size or getattr(model, "preferred_size", None)
                 or VIDEO_INPUT_SIZE)
         resize = getattr(model, "for_input_size", None)
@@ -324,10 +382,16 @@ class PortraitRunner:
         return int(getattr(self.model, "crop_size", None) or self.options.input_size)
 
     def config(self) -> RenderConfig:
-        """How photos are rendered (subject classes named in the photo model's labels)."""
+        """How photos are rendered (subject classes named in the photo model's labels);
+        ``ValueError`` when ``--classes`` names a class the model lacks (wrong for every input,
+        so :meth:`run` asks once, before the first file)."""
         if self._config is None:
-            classes = (resolve_classes(self.model.class_names, self.options.classes)
-                       if self._need_model else (1,))
+            classes = (1,)
+            if self._need_model:
+                try:
+                    classes = resolve_classes(self.model.class_names, self.options.classes)
+                except ValueError as error:
+                    raise ValueError(f"--classes {self.options.classes}: {error}") from None
             self._config = self._render_config(classes)
         return self._config
 
@@ -356,14 +420,17 @@ class PortraitRunner:
 
     # -- the run ------------------------------------------------------------------------
     def run(self, inputs: Sequence[str | Path]) -> Summary:
-        items = expand_inputs(inputs, exclude=self.options.output_dir)
+        found = find_inputs(inputs, exclude=self.options.output_dir)
+        items = found.items
         summary = Summary()
+        summary.failed += found.unreadable
         if not items:
             return summary
         self._single = len(items) == 1
         self._targets: set[Path] = set()
         photos = [item for item in items if not item.is_video]
         videos = [item for item in items if item.is_video]
+        self._check_models(bool(photos), bool(videos))
         work: list[tuple[str, list[InputItem]]] = [
             ("photos", batch) for batch in photo_batches(photos, self.options.batch_size,
                                                          self.options.batch_pixels)]
@@ -381,6 +448,18 @@ class PortraitRunner:
                     self._run_video(batch[0], summary)
                 bar.update(len(batch))
         return summary
+
+    def _check_models(self, photos: bool, videos: bool) -> None:
+        """Once, before any file: the models the inputs need load (or the run stops) and know
+        the ``--classes`` asked for (``ValueError`` otherwise, not one failure per file)."""
+        if photos:
+            self.config()
+        if videos and self._need_model:
+            try:
+                resolve_classes(self._video_base_model().class_names, self.options.classes)
+            except ValueError as error:
+                raise ValueError(f"--classes {self.options.classes}: {error} (video model "
+                                 f"{self.video_weights})") from None
 
     def _destination(self, item: InputItem, summary: Summary) -> Path | None:
         """The output path, or None (recorded as skipped/failed) when it must not be written."""
@@ -411,7 +490,10 @@ class PortraitRunner:
 
     def _fail(self, summary: Summary, path: Path, error: BaseException) -> None:
         """Record a failed input (reported once, in the summary)."""
-        summary.failed.append((path, str(error) or type(error).__name__))
+        why = str(error) or type(error).__name__
+        if isinstance(error, ImageTooLargeError):
+            why += " (raise it with --max-megapixels)"
+        summary.failed.append((path, why))
 
     def _write(self, target: Path, image: np.ndarray, summary: Summary) -> None:
         write_image(target, image, self.options.jpeg_quality, overwrite=self.options.overwrite)
@@ -428,19 +510,14 @@ class PortraitRunner:
                 photo = read_photo(item.path, max_pixels=self.options.max_pixels)
                 matte_path = self._matte_path(item, self._single)
                 matte = None if matte_path is None else read_matte(
-                    matte_path, (photo.height, photo.width))
+                    matte_path, (photo.height, photo.width), self.options.max_pixels)
                 working = working_image(photo.rgb, input_size)
                 loaded.append((item, target, photo, matte, working))
             except ITEM_ERRORS as error:
                 self._fail(summary, item.path, error)
         if not loaded:
             return
-        try:
-            config = self.config()
-        except ITEM_ERRORS as error:  # the classes are wrong for this model
-            for item, *_ in loaded:
-                self._fail(summary, item.path, error)
-            return
+        config = self.config()
         probabilities: dict[int, np.ndarray] = {}
         need = [i for i, entry in enumerate(loaded) if entry[3] is None or self._need_model]
         groups: dict[tuple, list[int]] = {}
@@ -516,7 +593,8 @@ class PortraitRunner:
                 result = process_video(item.path, target, model, config, input_size=input_size,
                                        if_empty=self.options.if_empty,
                                        codec=self.options.video_codec, crf=self.options.crf,
-                                       overwrite=self.options.overwrite, on_frames=bar.update)
+                                       overwrite=self.options.overwrite, on_frames=bar.update,
+                                       max_pixels=self.options.max_pixels)
             summary.written.append(target)
             if result.frames_without_subject:
                 if self.options.mode not in KEPT_MODES:  # the modes a video fades out

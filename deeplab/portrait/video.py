@@ -118,7 +118,8 @@ def process_video(source: str | Path, destination: str | Path, model: Probabilit
                   config: RenderConfig, *, input_size: int = VIDEO_INPUT_SIZE,
                   smoother: TemporalSmoother | None = None, if_empty: str = "keep",
                   codec: str | None = None, crf: int | None = None, overwrite: bool = True,
-                  on_frames: Callable[[int], None] | None = None) -> VideoResult:
+                  on_frames: Callable[[int], None] | None = None,
+                  max_pixels: int | None = None) -> VideoResult:
     """Render every frame of ``source`` into ``destination`` (same container, timing, sound).
 
     Three stages overlap in threads: demuxing + decoding + downscaling, the network, and
@@ -128,6 +129,7 @@ def process_video(source: str | Path, destination: str | Path, model: Probabilit
     frames decode than the file declares, ``NoSubjectInVideo`` for ``if_empty="skip"`` when no
     frame shows a subject. ``overwrite=False``: ``FileExistsError`` if ``destination`` exists
     when the finished file is published (concurrent runs never replace each other's output).
+    ``max_pixels``: frames larger than this are refused (``ImageTooLargeError``, nothing written).
     """
     if config.mode not in VIDEO_MODES:
         raise ValueError(f"mode {config.mode!r} cannot be written as video; use one of "
@@ -156,7 +158,7 @@ def process_video(source: str | Path, destination: str | Path, model: Probabilit
             return event, None, None
         return event, working, model.probabilities(working.image[None])[0]
 
-    with VideoReader(source) as reader:
+    with VideoReader(source, max_pixels=max_pixels) as reader:
         fader = PresenceFader(reader.info.fps, enabled=if_empty != "blur"
                               and config.mode in KEPT_MODES)
         stages = []

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
-from deeplab.image_files import UnreadableImageError
+from deeplab.image_files import ImageTooLargeError, UnreadableImageError
 
 #: --video-codec name -> FFmpeg encoder.
 ENCODERS = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "av1": "libsvtav1"}
@@ -54,19 +54,25 @@ class VideoInfo:
     duration: float  # seconds of the video stream; 0 when unknown
     codec: str
     copied_streams: tuple[str, ...]  # types of the audio / subtitle streams, in order
+    #: The container states the frame count (MP4); else ``frame_count`` is an estimate (MKV,
+    #: WebM: duration x frame rate, too high for variable-frame-rate video).
+    frames_declared: bool = False
+    #: ``duration`` is the video stream's own (not the container's, which audio may lengthen).
+    duration_declared: bool = False
 
 
-def _stream_duration(container, stream) -> float:
+def _stream_duration(container, stream) -> tuple[float, bool]:
+    """(seconds, whether the video stream itself states them)."""
     if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
+        return float(stream.duration * stream.time_base), True
     tag = {k.lower(): v for k, v in stream.metadata.items()}.get("duration")
     if tag:  # Matroska: "HH:MM:SS.nnnnnnnnn"
         try:
             hours, minutes, seconds = tag.split(":")
-            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds), True
         except ValueError:
             pass
-    return float(container.duration) / 1e6 if container.duration else 0.0
+    return (float(container.duration) / 1e6 if container.duration else 0.0), False
 
 
 def _open_input(path: Path):
@@ -85,14 +91,15 @@ def _info(container, path: Path) -> VideoInfo:
     stream = container.streams.video[0]
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     fps = float(rate) if rate else 0.0
-    duration = _stream_duration(container, stream)
+    duration, duration_declared = _stream_duration(container, stream)
     frames = int(stream.frames or 0)
-    if frames <= 0 and duration > 0 and fps > 0:
+    declared = frames > 0
+    if not declared and duration > 0 and fps > 0:
         frames = int(round(duration * fps))
     copied = tuple(s.type for s in container.streams if s.type in COPIED_STREAM_TYPES)
     context = stream.codec_context
     return VideoInfo(int(context.width), int(context.height), fps, frames, duration,
-                     context.name, copied)
+                     context.name, copied, declared, duration_declared)
 
 
 def video_info(path: str | Path) -> VideoInfo:
@@ -139,18 +146,28 @@ class VideoReader:
     ``events()`` yields ``DecodedFrame`` objects and PyAV packets (audio, subtitles) in file
     order. Decoding stops at the first damaged spot; ``error`` then says what went wrong and
     ``frames_decoded`` how far it got. ``rotation`` is known once the first frame is out.
+    ``max_pixels``: a frame size over it is refused (``ImageTooLargeError``) from the stream's
+    header before any frame is decoded, and any decoded frame over it before it is converted.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, max_pixels: int | None = None):
         self.path = Path(path)
+        self.max_pixels = max_pixels
         self.container = _open_input(self.path)
         self.info = _info(self.container, self.path)
+        try:
+            self._check_size(self.info.width, self.info.height)
+        except ImageTooLargeError:
+            self.container.close()
+            raise
         self.video = self.container.streams.video[0]
         self.video.thread_type = "AUTO"
         self.copied = [s for s in self.container.streams if s.type in COPIED_STREAM_TYPES]
         self.rotation = 0
         self.frames_decoded = 0
         self.error: str | None = None
+        self.last_time: float | None = None  # seconds of the last decoded frame
+        self.longest_gap = 0.0  # seconds between two decoded frames, at most
 
     def __enter__(self) -> "VideoReader":
         return self
@@ -161,6 +178,12 @@ class VideoReader:
     def close(self) -> None:
         self.container.close()
 
+    def _check_size(self, width: int, height: int) -> None:
+        if self.max_pixels is not None and width * height > self.max_pixels:
+            raise ImageTooLargeError(
+                f"{self.path}: video frames of {width}x{height} are {width * height / 1e6:.0f} "
+                f"megapixels, over the limit of {self.max_pixels / 1e6:g}")
+
     def events(self) -> Iterator[object]:
         av = _av()
         try:
@@ -170,8 +193,13 @@ class VideoReader:
                         yield packet
                     continue
                 for frame in packet.decode():
+                    self._check_size(frame.width, frame.height)
                     if self.frames_decoded == 0:
                         self.rotation = _rotation_of(frame)
+                    if frame.time is not None:
+                        if self.last_time is not None:
+                            self.longest_gap = max(self.longest_gap, frame.time - self.last_time)
+                        self.last_time = frame.time
                     rgb = upright(frame.to_ndarray(format="rgb24"), self.rotation)
                     yield DecodedFrame(rgb, frame.pts, self.frames_decoded)
                     self.frames_decoded += 1
@@ -179,11 +207,20 @@ class VideoReader:
             self.error = str(error)
 
     def check_complete(self, tolerance: float = 0.02) -> None:
-        """Raise ``TruncatedVideoError`` when decoding failed or ended well before the end."""
-        expected = self.info.frame_count
+        """Raise ``TruncatedVideoError`` when decoding failed or ended well before the end: fewer
+        frames than the container declares or, where it declares none (MKV, WebM; the frame
+        rate of a variable-frame-rate video does not give the count), the last frame shown
+        well before the video stream's stated duration."""
+        info = self.info
+        expected = info.frame_count if info.frames_declared else 0
         short = expected > 0 and self.frames_decoded < expected * (1 - tolerance) - 1
+        if not info.frames_declared and info.duration_declared and self.last_time is not None:
+            start = float(self.video.start_time * self.video.time_base) \
+                if self.video.start_time is not None and self.video.time_base else 0.0
+            shown_until = self.last_time - start + max(self.longest_gap, 1.0 / (info.fps or 25))
+            short = shown_until < info.duration * (1 - tolerance)
         if self.error is not None or short or self.frames_decoded == 0:
-            of = f" of {expected}" if expected else ""
+            of = f" of {info.frame_count}" if info.frame_count else ""
             why = f" ({self.error})" if self.error else ""
             raise TruncatedVideoError(
                 f"{self.path}: truncated or damaged video: decoded {self.frames_decoded}{of} "

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from deeplab.data.checks import check_folder_dataset
 from deeplab.data.folder import find_list_file
+from deeplab.errors import environment_message
 from deeplab.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED
 from deeplab.training.config import ExperimentConfig, load_experiment
+from deeplab.training.run_lock import LOCK_FILE
 from deeplab.weights import WeightsError
 from deeplab.weights.run_folder import (EXPERIMENT_FILE, RUN_MARKERS, is_run_folder,
                                         load_run_model)
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 #: A run folder has one of these from its first moment (train.py writes them at set-up)...
 RUN_FOLDER_MARKERS = (EXPERIMENT_FILE, *RUN_MARKERS)
 #: ... and may briefly hold only these (TensorBoard logs, other workers' checkpoints).
-RUN_FOLDER_EARLY = ("train", "eval", "workers")
+RUN_FOLDER_EARLY = ("train", "eval", "workers", LOCK_FILE)
 
 
 def check_model_dir(model_dir: str, program: str = "train", writes: bool = True) -> bool:
@@ -153,7 +155,10 @@ def run_from_args(*, config: str | None, model_dir: str, overrides: list[str],
                 f"latest checkpoint {kept} is kept" if kept else "no checkpoint was written"),
                 file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (OSError, WeightsError, ImportError) as error:
+    except OSError as error:  # the machine: read-only folder, full disk, the folder in use
+        print(f"{program}: error: {environment_message(error)}", file=sys.stderr)
+        return EXIT_FAILED
+    except (WeightsError, ImportError) as error:
         print(f"{program}: {error}", file=sys.stderr)
         return EXIT_FAILED
 

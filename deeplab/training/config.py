@@ -9,6 +9,7 @@ misspelt key fails with the list of valid keys.
 from __future__ import annotations
 
 import dataclasses
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,8 @@ import yaml
 from deeplab.config import ModelConfig
 from deeplab.data.config import AugmentConfig, DataConfig, check_size
 from deeplab.precision import FLOAT_PRECISIONS
-from deeplab.training.typed_values import coerce
+from deeplab.training.safe_yaml import MAX_BYTES, load_yaml
+from deeplab.training.typed_values import coerce, short_repr
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 #: Keras dtype policies a run trains in: float32, or mixed precision over one of the 16-bit float
@@ -53,14 +55,14 @@ class ModelSection:
             names = self.class_names
             if len(names) < 2:
                 raise ValueError(f"model.class_names needs at least two classes (e.g. "
-                                 f"[background, person]), got {names}")
+                                 f"[background, person]), got {short_repr(names)}")
             if any(not name.strip() for name in names) or len(set(names)) != len(names):
                 raise ValueError(f"model.class_names must be distinct, non-empty names, got "
-                                 f"{names}")
+                                 f"{short_repr(names)}")
             unknown = sorted(set(self.class_mapping) - set(names))
             if unknown:
-                raise ValueError(f"model.class_mapping maps {unknown}, which are not in "
-                                 f"model.class_names {names}")
+                raise ValueError(f"model.class_mapping maps {short_repr(unknown)}, which are not "
+                                 f"in model.class_names {short_repr(names)}")
         self.architecture = _architecture(self.architecture)
 
 
@@ -154,7 +156,7 @@ class ScheduleConfig:
         if self.class_weights is not None and (
                 not self.class_weights or any(w < 0 for w in self.class_weights)):
             raise ValueError(f"schedule.class_weights must be a non-empty list of weights >= 0, "
-                             f"got {self.class_weights}")
+                             f"got {short_repr(self.class_weights)}")
         if self.hard_mining_steps < 0:
             raise ValueError(f"schedule.hard_mining_steps must be >= 0, got "
                              f"{self.hard_mining_steps}")
@@ -197,7 +199,7 @@ class RuntimeConfig:
                              ">= 0 (0 turns them off)")
         if not self.eval_scales or any(not 0 < s <= 4 for s in self.eval_scales):
             raise ValueError(f"runtime.eval_scales must be a non-empty list of scales in "
-                             f"(0, 4], e.g. [0.75, 1.0, 1.25]; got {self.eval_scales}")
+                             f"(0, 4], e.g. [0.75, 1.0, 1.25]; got {short_repr(self.eval_scales)}")
 
 
 @dataclass
@@ -209,6 +211,9 @@ class ExperimentConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
+    def __post_init__(self):
+        check_batch_fits(self.schedule.batch_size, self.data.augment.crop_size)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -217,10 +222,39 @@ class ExperimentConfig:
         return _build(cls, data or {}, "")
 
 
+#: Bytes of one training pixel before the network runs: float32 RGB input and a uint8 label.
+INPUT_BYTES_PER_PIXEL = 13
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM of this machine; None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_batch_fits(batch_size: int, crop_size: int | list[int] | tuple[int, ...],
+                     memory: int | None = None) -> None:
+    """Refuse a batch whose input tensors alone exceed the machine's memory (the network's
+    activations need many times more): TensorFlow would die allocating it, without a message."""
+    memory = physical_memory() if memory is None else memory
+    height, width = (crop_size, crop_size) if isinstance(crop_size, int) else crop_size
+    needed = batch_size * height * width * INPUT_BYTES_PER_PIXEL
+    if memory and needed > memory:
+        fits = max(1, memory // (height * width * INPUT_BYTES_PER_PIXEL))
+        raise ValueError(
+            f"schedule.batch_size {batch_size} at data.augment.crop_size {crop_size} needs "
+            f"{needed / 2**30:.1f} GiB for the input batch alone, more than this machine's "
+            f"{memory / 2**30:.1f} GiB of memory (and training needs many times the input); "
+            f"lower schedule.batch_size (at most {fits}, in practice far less)")
+
+
 def _build(cls, data: dict[str, Any], prefix: str):
     """Recursively turn a nested dict into dataclasses, rejecting unknown keys by name."""
     if not isinstance(data, dict):
-        raise ValueError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {data!r}")
+        raise ValueError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got "
+                         f"{short_repr(data)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
@@ -254,20 +288,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
         if not isinstance(child, dict):
             raise ValueError(f"override {assignment!r}: {part} is not a section")
         node = child
-    try:
-        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as error:
-        raise ValueError(f"override {assignment!r}: the value is not valid YAML "
-                         f"({_yaml_problem(error)})") from None
-
-
-def _yaml_problem(error: yaml.YAMLError) -> str:
-    """One line from a YAML error: its problem and where (1-based line and column)."""
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-    if mark is None:
-        return problem
-    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    node[parts[-1]] = load_yaml(raw, f"override {key.strip()}") if raw.strip() else None
 
 
 def load_experiment(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()
@@ -281,11 +302,13 @@ def load_experiment(path: str | Path | None, overrides: list[str] | tuple[str, .
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} not found")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as error:
-            raise ValueError(f"{path}: not valid YAML: {_yaml_problem(error)}") from None
+            if path.stat().st_size > MAX_BYTES:
+                raise ValueError(f"{path}: {path.stat().st_size} bytes, over the limit of "
+                                 f"{MAX_BYTES} for a config file")
+            text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise ValueError(f"{path}: cannot read the config file ({error})") from None
+        data = load_yaml(text, str(path)) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path} must hold a mapping with model/data/schedule/runtime")
     for assignment in overrides:

@@ -4,7 +4,9 @@ A run lives in one folder (``model_dir``)::
 
     experiment.yaml      the resolved experiment config
     model_config.json    the trained network's ModelConfig (class names included)
-    checkpoints/         tf.train checkpoints ckpt-<step> (model, optimizer, step); last K kept
+    checkpoints/         tf.train checkpoints ckpt-<step> (model, optimizer, step); the newest
+                         K of the folder kept, whichever session wrote them
+    .train.lock          held while a process trains the run (one at a time)
     history.jsonl        one line per logged step (loss, learning rate, timing)
     eval.jsonl           one line per in-training evaluation (mIoU, per-class IoU, accuracy)
     train/, eval/        TensorBoard logs
@@ -12,14 +14,17 @@ A run lives in one folder (``model_dir``)::
 
 Running again with the same folder resumes from the newest checkpoint that restores (damaged
 ones are skipped and named, :mod:`deeplab.weights.run_checkpoints`) with its step count, and the
-logs are trimmed to that step. Checkpoints are never deleted except by rotation after a newer
-one was written; ``restart=True`` moves them aside. Ctrl-C / SIGTERM stop after the current step
-with a checkpoint (:mod:`deeplab.training.stop_request`); a checkpoint that cannot be written
-(full disk) stops the run with :class:`CheckpointWriteError`, the previous one kept.
+logs are trimmed to that step; a config asking for another network (classes, architecture) is
+refused, and unfinished saves (``ckpt-<step>_temp``) are removed. Checkpoints are never deleted
+except by rotation after a newer one was written; ``restart=True`` moves them aside. Ctrl-C /
+SIGTERM stop after the current step with a checkpoint (:mod:`deeplab.training.stop_request`); a
+checkpoint that cannot be written (full disk) stops the run with :class:`CheckpointWriteError`,
+the previous one kept.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -45,13 +50,15 @@ from deeplab.training.evaluation import evaluate
 from deeplab.training.head_init import InitReport, initialize_from
 from deeplab.training.losses import (distillation_loss, l2_regularization, label_set_loss,
                                      label_set_matrix, segmentation_loss)
+from deeplab.training.run_lock import RunFolderLock
 from deeplab.training.run_logs import move_aside, prune_after
 from deeplab.training.schedules import make_optimizer
 from deeplab.training.stop_request import StopRequest
 from deeplab.training.summaries import SummaryLogger
 from deeplab.weights.run_checkpoints import (CHECKPOINT_NAME, NoRestorableCheckpoint,
-                                             checkpoints_on_disk, describe_skipped,
-                                             newest_restorable, rewrite_list_file)
+                                             checkpoints_on_disk, describe_skipped, keep_newest,
+                                             newest_restorable, remove_temporary,
+                                             rewrite_list_file)
 from deeplab.weights import resolve_model
 from deeplab.weights.run_folder import (CHECKPOINT_DIR, EVAL_FILE, EXPERIMENT_FILE, HISTORY_FILE,
                                         MODEL_CONFIG_FILE, MODEL_FILE, read_model_config)
@@ -68,6 +75,33 @@ class TrainingDiverged(RuntimeError):
 
 class CheckpointWriteError(OSError):
     """A checkpoint could not be written (full disk, permissions); the previous one is kept."""
+
+
+class IncompatibleRun(ValueError):
+    """The run folder holds a network the config would change (classes, architecture)."""
+
+
+def check_resumable(experiment: ExperimentConfig, existing: ModelConfig, model_dir: Path) -> None:
+    """Refuse to resume ``existing`` under a config that asks for another network: the run
+    would go on training the old network while its folder claimed the new config."""
+    try:
+        wanted = target_model_config(experiment, existing)
+    except ValueError as error:
+        wanted, why = None, str(error)
+    if wanted == existing:
+        return
+    if wanted is None:
+        differences = why
+    else:
+        differences = "; ".join(
+            f"{name} {getattr(existing, name)!r} in the folder, {getattr(wanted, name)!r} asked"
+            for name in (f.name for f in dataclasses.fields(existing))
+            if getattr(existing, name) != getattr(wanted, name))
+        differences = differences or "the network config differs"
+    raise IncompatibleRun(
+        f"{model_dir} holds a run of another network than the config asks for ({differences}); "
+        f"nothing was changed. Give a new --model-dir, or pass --restart to train this folder "
+        f"again from step 0 (its checkpoints are then moved aside, not deleted)")
 
 
 @dataclass
@@ -157,7 +191,23 @@ class Trainer:
         self.strategy = make_strategy(runtime.strategy, runtime.tpu)
         self.chief = is_chief(self.strategy)
         self.per_replica_batch = per_replica_batch(experiment.schedule.batch_size, self.strategy)
-        self._setup()
+        # one process per run folder: the chief writes its files (workers their own folders)
+        self._lock = RunFolderLock(self.model_dir) if self.chief else None
+        self._hold_lock()
+        try:
+            self._setup()
+        except BaseException:
+            self.close()
+            raise
+
+    def _hold_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.acquire()
+
+    def close(self) -> None:
+        """Let another process use the run folder (done at the end of :meth:`train`)."""
+        if self._lock is not None:
+            self._lock.release()
 
     # ----------------------------------------------------------------------------- set-up
     def _checkpoint_dir(self) -> Path:
@@ -170,6 +220,13 @@ class Trainer:
         """Every example decoded and checked before any weights are loaded."""
         report = check_folder_dataset(self.experiment.data)
         report.raise_if_problems()
+        data, batch = self.experiment.data, self.experiment.schedule.batch_size
+        examples = report.counts.get(data.train_split) if report.checked else None
+        if examples and batch > examples:
+            raise ValueError(
+                f"schedule.batch_size {batch} is larger than the {data.train_split} split "
+                f"({examples} examples in {data.root}): every batch would repeat the same "
+                f"photos; lower schedule.batch_size to at most {examples}")
         if report.checked:
             self.experiment.data.mask_encoding = report.encoding  # as found in all masks
         return report
@@ -186,13 +243,20 @@ class Trainer:
         experiment = self.experiment
         self.data_report = self._check_data()
         checkpoint_dir = self._checkpoint_dir()
+        removed = remove_temporary(checkpoint_dir)  # left by a save cut short (2 x Ctrl-C)
+        if removed:
+            log.info(f"Removed {len(removed)} unfinished checkpoint save(s): {', '.join(removed)}")
         if self.restart and checkpoints_on_disk(checkpoint_dir):
             self._set_aside_for_restart()
         has_checkpoint = bool(checkpoints_on_disk(checkpoint_dir))
         existing = read_model_config(self.model_dir) if has_checkpoint else None
         source_model = source_config = None
         if existing is not None:
+            check_resumable(experiment, existing, self.model_dir)
             self.model_config = existing
+            if experiment.model.weights:
+                log.info(f"Resuming: model.weights {experiment.model.weights} is not loaded "
+                         f"again (the run's checkpoint holds the weights trained so far)")
         else:
             if experiment.model.weights:
                 source_model, source_config = self.resolve_weights(experiment.model.weights)
@@ -228,9 +292,11 @@ class Trainer:
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                               step=self.step)
         restored = self._restore_newest(checkpoint_dir)
+        # retention is ours (keep_newest after each save): the manager forgets what an earlier
+        # session wrote, so it would let resumed runs grow the folder without bound
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, str(checkpoint_dir),
-            max_to_keep=experiment.runtime.keep_checkpoints, checkpoint_name=CHECKPOINT_NAME)
+            self.checkpoint, str(checkpoint_dir), max_to_keep=None,
+            checkpoint_name=CHECKPOINT_NAME)
         self.init_report = None
         if restored is not None:
             log.info(f"Resuming from {restored} (step {self.current_step()})")
@@ -356,13 +422,14 @@ class Trainer:
         return train_step
 
     def _save(self, last_saved: str | None) -> str:
-        """Write ``ckpt-<step>``; on failure remove what this save left and raise
-        :class:`CheckpointWriteError` naming the checkpoint that is kept."""
+        """Write ``ckpt-<step>``, then keep the newest ``runtime.keep_checkpoints`` of the whole
+        folder; on failure remove what this save left and raise :class:`CheckpointWriteError`
+        naming the checkpoint that is kept."""
         step = self.current_step()
         directory = self._checkpoint_dir()
         before = set(directory.iterdir()) if directory.is_dir() else set()
         try:
-            return self.manager.save(checkpoint_number=step)
+            saved = self.manager.save(checkpoint_number=step)
         except (OSError, tf.errors.OpError) as error:
             for path in set(directory.iterdir()) - before if directory.is_dir() else ():
                 if path.name.startswith(f"{CHECKPOINT_NAME}-{step}"):
@@ -374,6 +441,13 @@ class Trainer:
                 f"({str(reason).strip().splitlines()[0]}); the previous checkpoint "
                 f"{last_saved or '(none)'} is kept. Free some space and run the same command "
                 f"to resume from it") from None
+        try:
+            keep_newest(directory, self.experiment.runtime.keep_checkpoints, step)
+        except (OSError, tf.errors.OpError) as error:  # the new one is whole; clean-up failed
+            reason = getattr(error, "strerror", None) or getattr(error, "message", None) or error
+            log.warning(f"could not delete older checkpoints in {directory} ({reason}); they "
+                        f"are deleted after the next save")
+        return saved
 
     # ----------------------------------------------------------------------------- loop
     def train(self, steps: int | None = None) -> TrainResult:
@@ -382,6 +456,14 @@ class Trainer:
         The first Ctrl-C or SIGTERM ends the run after the current step with a checkpoint
         (``result.stopped_by`` says which); ``model.keras`` is written only by a finished run.
         """
+        self._hold_lock()
+        try:
+            return self._train(steps)
+        finally:
+            self.close()
+
+    def _train(self, steps: int | None) -> TrainResult:
+        """:meth:`train` with the run folder locked."""
         runtime = self.experiment.runtime
         total_steps = self.experiment.schedule.steps
         start = self.current_step()
@@ -449,7 +531,8 @@ class Trainer:
             window["time"] += finished - began
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}")
-            last = current == end or stop.requested
+            stopping = stop.requested  # read once: a signal after this is the next step's
+            last = current == end or stopping
             if current % runtime.log_every_steps == 0 or last:
                 record = {
                     "step": current, "loss": window["loss"] / window["count"],
@@ -472,7 +555,7 @@ class Trainer:
                 result.checkpoint = self._save(result.checkpoint)
                 saved_step = current
             if runtime.eval_every_steps and current % runtime.eval_every_steps == 0 \
-                    and self.chief and not stop.requested:
+                    and self.chief and not stopping:
                 result.eval = self.evaluate(progress=False)
                 self.summaries.scalars("eval", current, result.eval)
                 with open(self.model_dir / EVAL_FILE, "a") as handle:
@@ -481,7 +564,7 @@ class Trainer:
             if timed_steps:
                 result.images_per_second = global_batch * timed_steps / step_total
                 result.input_wait_fraction = wait_total / step_total
-            if stop.requested:
+            if stopping:  # the checkpoint of this step is written above
                 return
 
     def _image_summary(self, images, labels, step: int) -> None:

@@ -10,6 +10,7 @@ Standard library only, so configs validate before TensorFlow is imported.
 from __future__ import annotations
 
 import math
+import reprlib
 import types
 import typing
 from typing import Any
@@ -17,14 +18,29 @@ from typing import Any
 _NONE = type(None)
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 6
+_REPR.maxlevel = 3
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut short, without walking all of a huge (or shared) structure: a message
+    stays one readable line whatever the value."""
+    return _REPR.repr(value)
+
+
+_short = short_repr
+
+
 def _describe(value: Any) -> str:
-    return f"the string {value!r}" if isinstance(value, str) else f"{value!r}"
+    return f"the string {_short(value)}" if isinstance(value, str) else _short(value)
 
 
 def _number(value: Any, key: str, kind: type) -> float | int:
     """An int or a finite float; strings such as ``1e-3`` (YAML 1.1 keeps them as text) too."""
     if isinstance(value, bool):
-        raise ValueError(f"{key} must be a number, got {value!r}")
+        raise ValueError(f"{key} must be a number, got {_short(value)}")
     if kind is int:
         if isinstance(value, int):
             return value
@@ -39,7 +55,7 @@ def _number(value: Any, key: str, kind: type) -> float | int:
     if not isinstance(value, (int, float)):
         raise ValueError(f"{key} must be a number, got {_describe(value)}")
     if not math.isfinite(value):
-        raise ValueError(f"{key} must be a finite number, got {value!r}")
+        raise ValueError(f"{key} must be a finite number, got {_short(value)}")
     return float(value)
 
 
@@ -85,6 +101,6 @@ def coerce(value: Any, hint: Any, key: str) -> Any:
         return _number(value, key, hint)
     if hint is str:
         if not isinstance(value, str):
-            raise ValueError(f"{key} must be text, got {value!r}")
+            raise ValueError(f"{key} must be text, got {_short(value)}")
         return value
     return value

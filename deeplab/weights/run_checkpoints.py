@@ -116,3 +116,46 @@ def rewrite_list_file(directory: str | Path, restored: Candidate) -> None:
             if c.step <= restored.step and Path(f"{c.prefix}.index").is_file()]
     tf.compat.v1.train.update_checkpoint_state(
         str(directory), restored.prefix, all_model_checkpoint_paths=kept)
+
+
+_TEMPORARY = re.compile(rf"^{CHECKPOINT_NAME}-\d+_temp")
+
+
+def remove_temporary(directory: str | Path) -> list[str]:
+    """Delete the ``ckpt-<step>_temp*`` folders an interrupted save leaves (a save writes there
+    first and renames when complete, so they never hold a usable checkpoint); their names."""
+    import shutil
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    removed = []
+    for path in sorted(directory.iterdir()):
+        if _TEMPORARY.match(path.name):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path.name)
+    return removed
+
+
+def keep_newest(directory: str | Path, keep: int, newest_step: int) -> list[str]:
+    """Retention over the whole folder: of the checkpoints at or below ``newest_step`` (the one
+    just written), keep the newest ``keep`` and delete the rest, whichever session wrote them;
+    the list file then names what is left. Newer, damaged leftovers are not counted (a good
+    checkpoint of their step replaces them). Returns the deleted prefixes' names."""
+    directory = Path(directory)
+    older = [c for c in checkpoints_on_disk(directory) if c.step <= newest_step]
+    deleted = []
+    for candidate in older[keep:]:
+        name = Path(candidate.prefix).name
+        for path in directory.iterdir():
+            match = _FILE.match(path.name)
+            if match and int(match.group(1)) == candidate.step:
+                path.unlink()
+        deleted.append(name)
+    kept = [c for c in older[:keep] if c.step == newest_step]
+    if kept:
+        rewrite_list_file(directory, kept[0])
+    return deleted

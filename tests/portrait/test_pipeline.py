@@ -210,11 +210,12 @@ def test_batched_inference_groups_equal_sizes(tmp_path):
     assert [shape[0] for shape in model.calls] == [4, 1]
 
 
-def test_unknown_class_is_a_clear_error(tmp_path, photos):
-    summary = run_portrait([photos / "a.jpg"], PortraitOptions(output_dir=tmp_path,
-                                                               classes="unicorn"),
-                           model=FakeSegmenter(), progress=False)
-    assert summary.exit_code == 1 and "unicorn" in summary.failed[0][1]
+def test_unknown_class_is_a_clear_error_before_any_file(tmp_path, photos):
+    with pytest.raises(ValueError, match="--classes unicorn: class 'unicorn' is not in"):
+        run_portrait([photos / "a.jpg"], PortraitOptions(output_dir=tmp_path / "out",
+                                                         classes="unicorn"),
+                     model=FakeSegmenter(), progress=False)
+    assert not (tmp_path / "out").exists()
 
 
 def write_test_video(path: Path, frames: int, size=(64, 48), fps=12.0) -> Path:
