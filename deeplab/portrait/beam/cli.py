@@ -182,21 +182,25 @@ def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     from deeplab.portrait.beam.handler import ModelSpec
 
     options = _portrait_options(args)
+    spec = ModelSpec.of(options)
     try:
         if args.evaluate is not None:
-            _check_model(ModelSpec.of(options), "person")
-            table = jobs.run_evaluation_job(args.evaluate, ModelSpec.of(options), args.output,
-                                            pipeline_options, batch_size=args.batch_size)
+            examples = jobs.labelled_examples(args.evaluate)
+            _check_model(spec, "person")
+            table = jobs.run_evaluation_job(examples, spec, args.output, pipeline_options,
+                                            batch_size=args.batch_size)
             lines = table.read_text(encoding="utf-8").splitlines()
-            logger.info("%s", "; ".join(line.lstrip("# ").replace("\t", " ") for line in lines[-3:]))
+            logger.info("%s", "; ".join(line.lstrip("# ").replace("\t", " ")
+                                        for line in lines[-3:]))
             logger.info("per-photo IoU in %s", table)
             return 0
         jobs.check_options(options)
         inputs = (args.inputs if args.input_list is None
                   else jobs.read_input_list(args.input_list))
-        _check_model(ModelSpec.of(options), args.classes)
+        photos, refused = jobs.plan_inputs(inputs, options)
+        _check_model(spec, args.classes)
         failures = args.failures or args.output / jobs.FAILURES_NAME
-        counts = jobs.run_portrait_job(inputs, options, pipeline_options, failures)
+        counts = jobs.run_planned_job(photos, refused, options, pipeline_options, failures)
     except (OSError, ValueError) as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2

@@ -265,6 +265,14 @@ def run_portrait_job(inputs: Sequence[str | Path], options: PortraitOptions,
     ``beam_failures.txt``)."""
     check_options(options)
     photos, refused = plan_inputs(inputs, options)
+    return run_planned_job(photos, refused, options, pipeline_options, failures, handler)
+
+
+def run_planned_job(photos: Sequence[InputItem], refused: Sequence[Outcome],
+                    options: PortraitOptions, pipeline_options: PipelineOptions | None = None,
+                    failures: str | Path | None = None,
+                    handler: PortraitModelHandler | None = None) -> JobCounts:
+    """:func:`run_portrait_job` for inputs already planned (:func:`plan_inputs`)."""
     failures = str(failures or options.output_dir / FAILURES_NAME)
     Path(options.output_dir).mkdir(parents=True, exist_ok=True)
     pipeline = beam.Pipeline(options=pipeline_options or PipelineOptions())
@@ -384,15 +392,26 @@ def build_evaluation_job(pipeline: beam.Pipeline, examples: Sequence[person_scor
                                                    num_shards=1))
 
 
-def run_evaluation_job(folder: str | Path, spec: ModelSpec, output_dir: str | Path,
-                       pipeline_options: PipelineOptions | None = None, batch_size: int = 4,
-                       handler: PortraitModelHandler | None = None) -> Path:
-    """Score ``spec``'s network on the labelled ``folder`` (``images/`` + ``masks/``) and wait;
-    returns the table's path (``person_iou.tsv`` in ``output_dir``, failures beside it)."""
-    examples = person_score.labelled_folder(Path(folder))
+def labelled_examples(folder: str | Path) -> list[person_score.Example]:
+    """The photos of a labelled folder that have a mask; ``FileNotFoundError`` when none."""
+    folder = Path(folder)
+    if not (folder / "images").is_dir() or not (folder / "masks").is_dir():
+        raise FileNotFoundError(f"{folder}: a labelled folder holds images/ and masks/")
+    examples = person_score.labelled_folder(folder)
     if not examples:
-        raise FileNotFoundError(f"no labelled photos in {folder} (expected images/ and masks/ "
-                                "with one mask per photo stem)")
+        raise FileNotFoundError(f"no labelled photos in {folder} (one mask in masks/ per photo "
+                                "stem in images/)")
+    return examples
+
+
+def run_evaluation_job(examples: Sequence[person_score.Example] | str | Path, spec: ModelSpec,
+                       output_dir: str | Path, pipeline_options: PipelineOptions | None = None,
+                       batch_size: int = 4, handler: PortraitModelHandler | None = None) -> Path:
+    """Score ``spec``'s network on labelled examples (or a labelled folder, see
+    :func:`labelled_examples`) and wait; returns the table's path (``person_iou.tsv`` in
+    ``output_dir``, failures in ``person_iou_failures.txt`` beside it)."""
+    if isinstance(examples, (str, Path)):
+        examples = labelled_examples(examples)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     table = output_dir / "person_iou.tsv"
