@@ -23,8 +23,8 @@ from deeplab.portrait.beam import cli as beam_cli  # noqa: E402
 from deeplab.portrait.beam.handler import (ModelSpec, PhotoWeight,  # noqa: E402
                                            PortraitModelHandler)
 from deeplab.portrait.beam.pipeline import (FAILURES_NAME, plan_inputs,  # noqa: E402
-                                            read_input_list, run_evaluation_job,
-                                            run_portrait_job)
+                                            read_input_list, remove_stale_temp,
+                                            run_evaluation_job, run_portrait_job)
 from deeplab.portrait.models import load_probability_model  # noqa: E402
 from deeplab.portrait.pipeline import PortraitOptions, run_portrait  # noqa: E402
 
@@ -67,9 +67,17 @@ def tree(folder: Path) -> dict[str, bytes]:
             if p.is_file() and not p.name.startswith(".") and p.name != FAILURES_NAME}
 
 
+def outputs(folder: Path) -> dict[str, bytes]:
+    """:func:`tree` without Beam's temporary folders (a running job's text outputs)."""
+    if not folder.is_dir():
+        return {}
+    return {name: data for name, data in tree(folder).items()
+            if not name.startswith("beam-temp-")}
+
+
 def stats(folder: Path) -> dict[str, tuple[int, int]]:
     return {name: (os.stat(folder / name).st_ino, os.stat(folder / name).st_mtime_ns)
-            for name in tree(folder)}
+            for name in outputs(folder)}
 
 
 def failures(path: Path) -> dict[str, str]:
@@ -143,19 +151,19 @@ def test_killed_job_is_finished_by_a_rerun_without_rewriting(tmp_path):
                            start_new_session=True, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
-        while job.poll() is None and len(tree(output) if output.is_dir() else {}) < 4:
+        while job.poll() is None and len(outputs(output)) < 4:
             time.sleep(0.05)
     finally:
         os.killpg(job.pid, signal.SIGKILL)
         job.wait()
-    written = tree(output)
+    written = outputs(output)
     assert 4 <= len(written) < len(expected), "the job was not killed half-way"
     assert all(expected[name] == data for name, data in written.items())  # whole files only
     before = stats(output)
     args = ["--input", str(folder), "--output", str(output), "--weights", str(small_litert()),
             *CLI_OPTIONS, *MULTI_PROCESS]
     assert beam_cli.main(args) == 1
-    assert tree(output) == expected
+    assert tree(output) == expected  # the killed run's temporary folders are gone too
     after = stats(output)
     assert {name: after[name] for name in before} == before  # nothing rewritten
 
@@ -186,6 +194,14 @@ def test_plan_refuses_videos_and_colliding_names_like_infer(tmp_path):
     assert sorted((Path(o.path).name, o.detail.split(":")[0]) for o in refused) == [
         ("a.png", "output name collides with another input"),
         ("clip.mp4", "videos are not rendered by the Beam job; use infer.py")]
+
+
+def test_stale_temporary_folders_of_the_same_output_are_removed(tmp_path):
+    for name in ("beam-temp-beam_failures.txt-1a2b", "beam-temp-other.txt-1a2b", "photos"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "part").write_text("x")
+    remove_stale_temp(tmp_path / FAILURES_NAME)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["beam-temp-other.txt-1a2b", "photos"]
 
 
 def test_input_list_names_paths_folders_and_globs(tmp_path):

@@ -1,4 +1,5 @@
-"""Command line of the Beam jobs: ``deeplab-infer-beam`` (or ``python -m deeplab.portrait.beam.cli``).
+"""Command line of the Beam jobs: ``deeplab-infer-beam``, or
+``python -m deeplab.portrait.beam.cli``.
 
     deeplab-infer-beam --input "photos/**/*.jpg" --output out/ --runner DirectRunner \\
         --direct_num_workers 2 --direct_running_mode multi_processing

@@ -16,6 +16,7 @@ mean. Paths must be readable by every worker (a shared or mounted file system).
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -110,6 +111,16 @@ def check_options(options: PortraitOptions) -> None:
     if options.overwrite:
         raise ValueError("the Beam job never overwrites (a re-run skips what exists); "
                          "use infer.py --overwrite")
+
+
+def remove_stale_temp(text_output: str | Path) -> None:
+    """Delete the temporary folders (``beam-temp-<name>-*``) that a killed run of a job left
+    beside its text output ``text_output``: a finished run removes its own, a killed one
+    cannot."""
+    path = Path(text_output)
+    for folder in path.parent.glob(f"beam-temp-{path.name}-*"):
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- the portrait job's stages -----------------------------------------------------------------
@@ -275,6 +286,7 @@ def run_planned_job(photos: Sequence[InputItem], refused: Sequence[Outcome],
     """:func:`run_portrait_job` for inputs already planned (:func:`plan_inputs`)."""
     failures = str(failures or options.output_dir / FAILURES_NAME)
     Path(options.output_dir).mkdir(parents=True, exist_ok=True)
+    remove_stale_temp(failures)
     pipeline = beam.Pipeline(options=pipeline_options or PipelineOptions())
     build_portrait_job(pipeline, photos, refused, options, failures, handler)
     result = pipeline.run()
@@ -386,7 +398,8 @@ def build_evaluation_job(pipeline: beam.Pipeline, examples: Sequence[person_scor
          | "Combine" >> beam.CombineGlobally(CombineScores())
          | "Table" >> beam.FlatMap(score_table)
          | "WriteTable" >> beam.io.WriteToText(table, shard_name_template="", num_shards=1))
-    _ = ((decoded[DecodeExample.OUTCOMES], scored[ScorePhoto.OUTCOMES]) | "Failures" >> beam.Flatten()
+    failed = (decoded[DecodeExample.OUTCOMES], scored[ScorePhoto.OUTCOMES])
+    _ = (failed | "Failures" >> beam.Flatten()
          | "Lines" >> beam.Map(Outcome.line)
          | "WriteFailures" >> beam.io.WriteToText(failures, shard_name_template="",
                                                    num_shards=1))
@@ -415,9 +428,11 @@ def run_evaluation_job(examples: Sequence[person_score.Example] | str | Path, sp
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     table = output_dir / "person_iou.tsv"
+    failures = output_dir / "person_iou_failures.txt"
+    for text_output in (table, failures):
+        remove_stale_temp(text_output)
     handler = handler or PortraitModelHandler(spec, shrink=False, batch_size=batch_size)
     pipeline = beam.Pipeline(options=pipeline_options or PipelineOptions())
-    build_evaluation_job(pipeline, examples, handler, str(table),
-                         str(output_dir / "person_iou_failures.txt"))
+    build_evaluation_job(pipeline, examples, handler, str(table), str(failures))
     pipeline.run().wait_until_finish()
     return table
