@@ -129,10 +129,15 @@ def _paired(images: Path, masks: Path, mask_suffixes: Iterable[str] = (".png",))
     return examples
 
 
+def labelled_folder(root: Path) -> list[Example]:
+    """A folder laid out as ``images/`` + ``masks/`` (the mask named after its photo's stem,
+    ``.png`` or ``.jpg``); photos without a mask are left out."""
+    return _paired(root / "images", root / "masks", (".png", ".jpg"))
+
+
 def person_dev(shared: Path) -> list[Example]:
     """58 photos of people with binary masks (validation only: no licence to train on)."""
-    root = shared / "data" / "person_dev"
-    return _paired(root / "images", root / "masks", (".png", ".jpg"))
+    return labelled_folder(shared / "data" / "person_dev")
 
 
 def ccp_validation(shared: Path, val_fraction: float = 0.1, seed: int = 0) -> list[Example]:

@@ -254,6 +254,31 @@ def output_suffix(mode: str, input_path: Path, is_video: bool) -> str:
     return suffix if suffix in JPEG_SUFFIXES else ".png"
 
 
+def output_target(options: PortraitOptions, item: InputItem) -> Path:
+    """Where ``item``'s result goes: the output folder, its name, the mode's suffix."""
+    suffix = output_suffix(options.mode, item.path, item.is_video)
+    return options.output_dir / item.name.with_suffix(suffix)
+
+
+def matte_target(target: Path) -> Path:
+    """Where ``--save-matte`` writes the matte of the output ``target``."""
+    return target.with_name(f"{target.stem}_matte.png")
+
+
+def existing_output(options: PortraitOptions, item: InputItem, target: Path) -> str | None:
+    """Why ``item`` must not be written to ``target`` (it, or its matte, exists and
+    ``overwrite`` is off), or None: a re-run skips what an earlier run finished."""
+    if options.overwrite:
+        return None
+    if target.exists():
+        is_input = target.resolve() == item.path.resolve()
+        why = "output would overwrite the input" if is_input else "output exists"
+        return f"{why} ({target}); use --overwrite"
+    if options.save_matte and not item.is_video and matte_target(target).exists():
+        return f"matte output exists ({matte_target(target)}); use --overwrite"
+    return None
+
+
 def photo_batches(photos: list[InputItem], batch_size: int, batch_pixels: int
                   ) -> list[list[InputItem]]:
     """Consecutive groups of at most ``batch_size`` photos and ``batch_pixels`` pixels (by the
@@ -395,6 +420,11 @@ class PortraitRunner:
             self._config = self._render_config(classes)
         return self._config
 
+    def render_config(self, class_names: Sequence[str]) -> RenderConfig:
+        """How photos are rendered by a network with these class names (the engines that run
+        the network themselves, e.g. ``deeplab.portrait.beam``, know only its names)."""
+        return self._render_config(resolve_classes(class_names, self.options.classes))
+
     def _render_config(self, classes: tuple[int, ...]) -> RenderConfig:
         return RenderConfig(mode=self.options.mode, subject_classes=classes,
                             subjects=self.options.subjects, matte=self.options.matte_config,
@@ -463,30 +493,22 @@ class PortraitRunner:
 
     def _destination(self, item: InputItem, summary: Summary) -> Path | None:
         """The output path, or None (recorded as skipped/failed) when it must not be written."""
-        suffix = output_suffix(self.options.mode, item.path, item.is_video)
-        target = self.options.output_dir / item.name.with_suffix(suffix)
+        target = output_target(self.options, item)
         resolved = target.resolve()
         if resolved in self._targets:
             summary.failed.append((item.path, f"output name collides with another input: "
                                               f"{target}"))
             return None
         self._targets.add(resolved)
-        if target.exists() and not self.options.overwrite:
-            is_input = resolved == item.path.resolve()
-            why = ("output would overwrite the input" if is_input else "output exists")
-            summary.skipped.append((item.path, f"{why} ({target}); use --overwrite"))
+        why = existing_output(self.options, item, target)
+        if why is not None:
+            summary.skipped.append((item.path, why))
             return None
-        if self.options.save_matte and not item.is_video and not self.options.overwrite:
-            matte_target = self._matte_target(target)
-            if matte_target.exists():
-                summary.skipped.append((item.path, f"matte output exists ({matte_target}); "
-                                                   "use --overwrite"))
-                return None
         return target
 
     @staticmethod
     def _matte_target(target: Path) -> Path:
-        return target.with_name(f"{target.stem}_matte.png")
+        return matte_target(target)
 
     def _fail(self, summary: Summary, path: Path, error: BaseException) -> None:
         """Record a failed input (reported once, in the summary)."""
@@ -536,16 +558,26 @@ class PortraitRunner:
         for i, (item, target, photo, matte, working) in enumerate(loaded):
             if matte is None and i not in probabilities:
                 continue  # already reported
-            try:
-                self._render_photo(item, target, photo, matte, working, probabilities.get(i),
-                                   config, summary)
-            except FileExistsError as error:  # another run published this name meanwhile
-                summary.skipped.append((item.path, f"{error}; use --overwrite"))
-            except ITEM_ERRORS as error:
-                self._fail(summary, item.path, error)
-            except Exception as error:  # unexpected: keep the traceback, go on with the rest
-                logger.exception("unexpected error on %s", item.path)
-                self._fail(summary, item.path, error)
+            self.finish_photo(item, target, photo, matte, working, probabilities.get(i),
+                              config, summary)
+
+    def finish_photo(self, item: InputItem, target: Path, photo, matte: np.ndarray | None,
+                     working, probabilities: np.ndarray | None, config: RenderConfig,
+                     summary: Summary) -> None:
+        """Render and write one decoded photo whose network output (or matte) is known; what
+        happened goes into ``summary``, never an exception for this photo's own problem.
+        ``run`` calls it per photo; engines that schedule the stages themselves
+        (``deeplab.portrait.beam``) call it too, so both write the same bytes."""
+        try:
+            self._render_photo(item, target, photo, matte, working, probabilities, config,
+                               summary)
+        except FileExistsError as error:  # another run published this name meanwhile
+            summary.skipped.append((item.path, f"{error}; use --overwrite"))
+        except ITEM_ERRORS as error:
+            self._fail(summary, item.path, error)
+        except Exception as error:  # unexpected: keep the traceback, go on with the rest
+            logger.exception("unexpected error on %s", item.path)
+            self._fail(summary, item.path, error)
 
     def _render_photo(self, item, target, photo, matte, working, probabilities, config,
                       summary: Summary) -> None:
