@@ -51,8 +51,9 @@ import numpy as np  # noqa: E402
 
 from deeplab.image_files import read_rgb  # noqa: E402
 from deeplab.portrait import person_score  # noqa: E402
-from deeplab.portrait.models import load_probability_model  # noqa: E402
+from deeplab.portrait.models import DEFAULT_WEIGHTS, load_probability_model  # noqa: E402
 from deeplab.portrait.render import VIDEO_INPUT_SIZE  # noqa: E402
+from deeplab.portrait.veto import with_object_veto  # noqa: E402
 from deeplab.runtimes.litert import open_interpreter  # noqa: E402
 
 SHARED = Path(os.environ.get("DEEPLAB_SHARED_DIR", ROOT.parent / "shared"))
@@ -87,6 +88,8 @@ def deeplab_matte(source: str, input_size: int | None = 513, subjects: str = "ma
     ``input_size`` None: the network's own size (a bundled prebuilt network), as infer.py
     runs video frames."""
     model = load_probability_model(source, backend="litert", input_size=input_size or 513)
+    if source == DEFAULT_WEIGHTS:  # infer.py asks the fast model whether a subject is a person
+        model = with_object_veto(model)
     size = input_size or model.preferred_size or model.crop_size
     return person_score.portrait_predictor(model, person_index(model), size, subjects)
 

@@ -41,3 +41,13 @@ def test_veto_needs_a_person_and_a_background_class():
     judge = Fixed(PASCAL_LIKE, [[[1.0, 0.0, 0.0]]])
     with pytest.raises(ValueError, match="person"):
         ObjectVeto(Fixed(("background", "car"), [[[1.0, 0.0]]]), judge)
+
+
+def test_a_subject_region_the_judge_sees_no_person_in_goes_to_the_background():
+    # a 1x6 strip: two subject regions; the judge sees a person only in the first
+    model = Fixed(("background", "person"), [[[0.1, 0.9]] * 2 + [[0.9, 0.1]] + [[0.2, 0.8]] * 3])
+    judge = Fixed(PASCAL_LIKE, [[[0.2, 0.0, 0.8]] * 2 + [[1.0, 0.0, 0.0]] * 4])
+    vetoed = ObjectVeto(model, judge).probabilities(np.zeros((1, 1, 6, 3), np.uint8))[0, 0]
+    assert vetoed[:2, 1] == pytest.approx([0.9, 0.9])  # supported: kept
+    assert vetoed[3:, 1] == pytest.approx([0.0, 0.0, 0.0])  # nowhere a person for the judge
+    assert vetoed.sum(-1) == pytest.approx(np.ones(6))

@@ -82,6 +82,7 @@ def test_finds_the_person_in_the_photo_that_ships_with_the_project(person_segmen
 def person_dev_scores(person_segmenter):
     """Mean per-photo person IoU on person_dev: ours and each anchor, measured alike."""
     from deeplab.portrait import person_score
+    from deeplab.portrait.veto import with_object_veto
 
     shared = shared_path()
     examples = person_score.person_dev(shared)
@@ -89,7 +90,7 @@ def person_dev_scores(person_segmenter):
     scores = {"ours": person_score.score_set(
         lambda photo: person_segmenter.predict(photo).labels == 1, examples),
               "ours_matte": person_score.score_set(
-        person_score.portrait_predictor(person_segmenter, 1), examples)}
+        person_score.portrait_predictor(with_object_veto(person_segmenter), 1), examples)}
     for name, relative, kind in (
             ("mediapipe", "mediapipe_selfie/selfie_segmentation.tflite", "mediapipe"),
             ("coral", "coral_deeplab/deeplabv3_mnv2_pascal_quant.tflite", "coral")):
