@@ -180,7 +180,8 @@ def still_pixels(previous: np.ndarray, current: np.ndarray, levels: float = 2.0)
 def flicker(model, classes, clip: Path, input_size: int, smoothing: bool) -> float:
     """Mean |matte change| between consecutive frames over the pixels where the frame itself
     did not change (``still_pixels``), at the network's working size, in matte units (0..1)."""
-    from deeplab.portrait.matte import TemporalSmoother, matte_coefficients, subject_probability
+    from deeplab.portrait.matte import matte_coefficients, subject_probability
+    from deeplab.portrait.temporal import TemporalSmoother
     from deeplab.portrait.video_io import DecodedFrame, VideoReader
 
     smoother = TemporalSmoother() if smoothing else None
@@ -193,7 +194,7 @@ def flicker(model, classes, clip: Path, input_size: int, smoothing: bool) -> flo
             probability = subject_probability(model.probabilities(working.image[None])[0],
                                               classes)
             if smoother is not None:
-                probability = smoother(probability)
+                probability = smoother(probability, working.image)
             _, _, matte, _ = matte_coefficients(working.image, probability, working=working)
             if previous is not None:
                 still = still_pixels(previous[0], working.image)

@@ -216,30 +216,3 @@ def refine(image: np.ndarray, probability: np.ndarray, config: MatteConfig = Mat
         tiles.settle(ys, xs, run)  # the bounds were conservative: drop tiles that came out 0/255
     return RefinedMatte(alpha8, tiles, low_matte)
 
-
-class TemporalSmoother:
-    """Motion-adaptive exponential smoothing of a per-frame probability map (video).
-
-    Where the new frame agrees with the running estimate it is blended in slowly (no flicker);
-    where they differ strongly (the subject moved) the new frame wins quickly (no ghosting).
-    """
-
-    def __init__(self, base_rate: float = 0.35, motion_gain: float = 2.5):
-        if not 0.0 < base_rate <= 1.0:
-            raise ValueError("base_rate must be in (0, 1]")
-        self.base_rate = base_rate
-        self.motion_gain = motion_gain
-        self.state: np.ndarray | None = None
-
-    def reset(self) -> None:
-        self.state = None
-
-    def __call__(self, probability: np.ndarray) -> np.ndarray:
-        probability = probability.astype(np.float32, copy=False)
-        if self.state is None or self.state.shape != probability.shape:
-            self.state = probability.copy()
-            return self.state
-        difference = probability - self.state
-        rate = np.clip(self.base_rate + self.motion_gain * np.abs(difference), 0.0, 1.0)
-        self.state = self.state + rate * difference
-        return self.state

@@ -20,12 +20,13 @@ from typing import Callable
 import cv2
 
 from deeplab.atomic import atomic_create, atomic_path
-from deeplab.portrait.matte import TemporalSmoother, refine
+from deeplab.portrait.matte import refine
 from deeplab.portrait.models import ProbabilityModel
 from deeplab.portrait.presence import (KEPT_MODES, PresenceFader, check_if_empty, has_subject,
                                        mix)
 from deeplab.portrait.render import (VIDEO_INPUT_SIZE, RenderConfig, render, subject_probability_of,
                                      working_image)
+from deeplab.portrait.temporal import TemporalSmoother
 from deeplab.portrait.video_io import (DecodedFrame, VideoInfo, VideoReader, VideoWriter,
                                        check_codec, default_codec, stored, video_info)
 
@@ -174,7 +175,7 @@ def process_video(source: str | Path, destination: str | Path, model: Probabilit
                         continue
                     frame = event.rgb
                     # passers-by leave before the smoothing, so they fade out instead of popping
-                    probability = smoother(subject_probability_of(probs, config))
+                    probability = smoother(subject_probability_of(probs, config), working.image)
                     matte = refine(frame, probability, config.matte, working)
                     strength = fader(has_subject(matte.low if matte.low is not None
                                                  else matte.alpha8))

@@ -98,16 +98,6 @@ def test_subject_probability_sums_classes_and_validates():
         matte.subject_probability(probabilities, (3,))
 
 
-def test_temporal_smoother_damps_flicker_but_follows_motion():
-    smoother = matte.TemporalSmoother()
-    steady = np.full((4, 4), 0.8, np.float32)
-    smoother(steady)
-    flicker = smoother(steady + 0.1)
-    assert 0.8 < flicker[0, 0] < 0.88
-    moved = smoother(np.zeros((4, 4), np.float32))
-    assert moved[0, 0] < 0.1  # a large change is followed at once
-
-
 def test_replace_removes_old_background_spill_from_edges():
     image = np.zeros((40, 40, 3), np.uint8)
     image[:] = (0, 0, 255)                       # blue screen

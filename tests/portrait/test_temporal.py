@@ -1,0 +1,133 @@
+"""The motion-aware temporal smoother: still areas held under noise, moving edges followed at
+once, the first frame and size changes passed through. Frames are made here (tiny, seeded)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deeplab.portrait.temporal import TemporalConfig, TemporalSmoother, luma
+
+HEIGHT, WIDTH = 72, 96
+
+
+def scene(seed: int = 0) -> np.ndarray:
+    """A textured still background (uint8 RGB)."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(30, 200, (HEIGHT // 8, WIDTH // 8, 3)).astype(np.uint8)
+    return np.kron(base, np.ones((8, 8, 1), np.uint8))
+
+
+def noisy(frame: np.ndarray, rng: np.random.Generator, sigma: float = 3.0) -> np.ndarray:
+    return np.clip(frame + rng.normal(0, sigma, frame.shape), 0, 255).astype(np.uint8)
+
+
+def square_at(left: int, top: int = 20, side: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """The scene with a bright square at ``left``, and the square's mask as a probability."""
+    frame = scene()
+    mask = np.zeros((HEIGHT, WIDTH), np.float32)
+    mask[top:top + side, left:left + side] = 1.0
+    frame[mask > 0] = (240, 235, 230)
+    return frame, mask
+
+
+def test_first_frame_passes_through_unchanged():
+    smoother = TemporalSmoother()
+    probability = np.random.default_rng(1).random((HEIGHT, WIDTH)).astype(np.float32)
+    assert np.array_equal(smoother(probability, scene()), probability)
+
+
+def test_still_area_is_held_under_camera_noise_and_network_flicker():
+    rng = np.random.default_rng(2)
+    _, truth = square_at(30)
+    frame0, _ = square_at(30)
+    smoother = TemporalSmoother()
+    raw_changes, held_changes, previous_raw, previous_held = [], [], None, None
+    for _ in range(30):
+        probability = np.clip(truth + rng.normal(0, 0.2, truth.shape), 0, 1).astype(np.float32)
+        held = smoother(probability, noisy(frame0, rng)).copy()
+        if previous_raw is not None:
+            raw_changes.append(np.abs(probability - previous_raw).mean())
+            held_changes.append(np.abs(held - previous_held).mean())
+        previous_raw, previous_held = probability, held
+    assert np.mean(held_changes) < 0.25 * np.mean(raw_changes)
+    assert np.abs(held - truth).mean() < 0.08  # held near the truth, not frozen somewhere else
+
+
+def test_a_moving_edge_is_followed_within_one_to_two_frames():
+    rng = np.random.default_rng(3)
+    smoother = TemporalSmoother()
+    for _ in range(5):  # settle on a still square
+        frame, probability = square_at(10)
+        smoother(probability, noisy(frame, rng))
+    for step, left in enumerate((16, 22, 28, 34)):
+        frame, probability = square_at(left)
+        out = smoother(probability, noisy(frame, rng))
+        changed = np.abs(out - probability)
+        assert changed.max() < 0.15, f"frame {step}: lag {changed.max():.2f} at a moving edge"
+    frame, probability = square_at(34)  # stops: the next frame still matches
+    out = smoother(probability, noisy(frame, rng))
+    assert np.abs(out - probability).max() < 0.05
+
+
+def test_change_without_image_change_is_taken_only_at_the_still_rate():
+    config = TemporalConfig(still_rate=0.2)
+    smoother = TemporalSmoother(config)
+    frame = scene()
+    smoother(np.zeros((HEIGHT, WIDTH), np.float32), frame)
+    out = smoother(np.ones((HEIGHT, WIDTH), np.float32), frame)
+    assert np.allclose(out, 0.2)
+    out = smoother(np.ones((HEIGHT, WIDTH), np.float32), frame)
+    assert np.allclose(out, 0.2 + 0.8 * 0.2)
+
+
+def test_slow_drift_below_the_threshold_accumulates_into_motion():
+    """A picture that creeps by less than ``still_levels`` per frame is still followed."""
+    config = TemporalConfig(still_rate=0.1, still_levels=3.0, moving_levels=10.0)
+    smoother = TemporalSmoother(config)
+    start = scene().astype(np.float32)
+    smoother(np.zeros((HEIGHT, WIDTH), np.float32), start.astype(np.uint8))
+    for i in range(1, 41):  # 2 levels a frame: never "moving" between consecutive frames
+        out = smoother(np.ones((HEIGHT, WIDTH), np.float32),
+                       np.clip(start + 2 * i, 0, 255).astype(np.uint8))
+    assert out.mean() > 0.995
+    held = TemporalSmoother(config)  # the same 40 frames without the drift are only EMA
+    held(np.zeros((HEIGHT, WIDTH), np.float32), start.astype(np.uint8))
+    for _ in range(3):
+        slow = held(np.ones((HEIGHT, WIDTH), np.float32), start.astype(np.uint8))
+    assert slow.mean() < 0.3
+
+
+def test_size_change_and_reset_restart_from_the_frame():
+    smoother = TemporalSmoother()
+    smoother(np.zeros((HEIGHT, WIDTH), np.float32), scene())
+    other = np.full((HEIGHT // 2, WIDTH // 2), 0.7, np.float32)
+    assert np.array_equal(smoother(other, scene()[::2, ::2]), other)
+    smoother.reset()
+    ones = np.ones((HEIGHT // 2, WIDTH // 2), np.float32)
+    assert np.array_equal(smoother(ones, scene()[::2, ::2]), ones)
+
+
+def test_probability_at_another_size_than_the_motion_map():
+    config = TemporalConfig(motion_side=32, still_rate=0.5)
+    smoother = TemporalSmoother(config)
+    frame = scene()
+    assert luma(frame, 32).shape == (24, 32)
+    smoother(np.zeros((HEIGHT, WIDTH), np.float32), frame)
+    assert np.allclose(smoother(np.ones((HEIGHT, WIDTH), np.float32), frame), 0.5)
+
+
+@pytest.mark.parametrize("kwargs", [dict(still_rate=0.0), dict(still_rate=1.5),
+                                    dict(still_levels=5.0, moving_levels=5.0),
+                                    dict(motion_side=4), dict(reach=0.6)])
+def test_bad_settings_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        TemporalConfig(**kwargs)
+
+
+def test_bad_shapes_are_refused():
+    smoother = TemporalSmoother()
+    with pytest.raises(ValueError, match="probability"):
+        smoother(np.zeros((HEIGHT, WIDTH, 2), np.float32), scene())
+    with pytest.raises(ValueError, match="frame"):
+        smoother(np.zeros((HEIGHT, WIDTH), np.float32), np.zeros((2, 3, 4, 5), np.uint8))
