@@ -25,6 +25,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from deeplab.portrait.matte import RefinedMatte
+from deeplab.portrait.tiles import EdgeTiles, LowResMap, sample
+
 
 @dataclass(frozen=True)
 class TemporalConfig:
@@ -37,10 +40,10 @@ class TemporalConfig:
     """
 
     still_rate: float = 0.15
-    still_levels: float = 3.0
-    moving_levels: float = 10.0
+    still_levels: float = 2.0
+    moving_levels: float = 6.0
     motion_side: int = 128
-    reach: float = 0.03
+    reach: float = 0.12  # beyond the matte's colour-guided filter radius (16 px of ~225)
 
     def __post_init__(self):
         if not 0.0 < self.still_rate <= 1.0:
@@ -82,6 +85,9 @@ class TemporalSmoother:
         self.config = config
         self.state: np.ndarray | None = None
         self.reference: np.ndarray | None = None
+        self.rate: np.ndarray | None = None  # last per-pixel rate, at the motion size
+        self.held: np.ndarray | None = None  # full-resolution matte held (float32, 0..255)
+        self._last: RefinedMatte | None = None  # what ``hold`` returned last
         reach = max(0, round(config.reach * config.motion_side))
         self._spread = (cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
                         if reach > 0 else None)
@@ -90,6 +96,9 @@ class TemporalSmoother:
         """Forget the past (a cut, or a new clip)."""
         self.state = None
         self.reference = None
+        self.rate = None
+        self.held = None
+        self._last = None
 
     def motion(self, gray: np.ndarray) -> np.ndarray:
         """Motion map in [0, 1] at the motion size: how far ``gray`` is from the reference."""
@@ -110,12 +119,48 @@ class TemporalSmoother:
                 or self.reference.shape != gray.shape):
             self.state = probability.copy()
             self.reference = gray
+            self.rate = None
             return self.state
         still = np.float32(self.config.still_rate)
         rate_small = still + (np.float32(1.0) - still) * self.motion(gray)
+        self.rate = rate_small
         self.reference += rate_small * (gray - self.reference)
         height, width = probability.shape
         rate = rate_small if rate_small.shape == (height, width) else cv2.resize(
             rate_small, (width, height), interpolation=cv2.INTER_LINEAR)
         self.state = self.state + rate * (probability - self.state)
         return self.state
+
+    def hold(self, matte: RefinedMatte) -> RefinedMatte:
+        """The refined full-resolution matte of the frame last smoothed, held like the
+        probability: where the picture is still it moves towards the new matte at
+        ``still_rate``, where it moved it is the new matte.
+
+        Why a second stage: the refinement applies its edge coefficients to the full-resolution
+        luma, so camera noise in the photo itself makes the outline shimmer even when the
+        probability is perfectly steady. Only the tiles on the outline (mixed now or in the
+        last output) are touched, so the cost is the outline's, not the frame's. The first
+        frame (and a size change) passes through.
+        """
+        alpha8, tiles = matte.alpha8, matte.tiles
+        last = self._last
+        if self.rate is None or last is None or last.shape != alpha8.shape:
+            self.held = alpha8.astype(np.float32)
+            self._last = matte
+            return matte
+        work = tiles.mixed | last.tiles.mixed
+        flipped = (tiles.opaque != last.tiles.opaque) & ~work  # 0 <-> 255: nothing to hold
+        out = EdgeTiles(tiles.full_hw, tiles.opaque & ~work, work.copy(), tiles.tile)
+        for ys, xs in EdgeTiles(tiles.full_hw, flipped, flipped, tiles.tile).mixed_runs():
+            self.held[ys, xs] = alpha8[ys, xs]
+        result = alpha8.copy()
+        geometry = LowResMap(self.rate.shape, alpha8.shape, alpha8.shape)
+        for ys, xs in EdgeTiles(tiles.full_hw, work, work, tiles.tile).mixed_runs():
+            held = self.held[ys, xs]
+            held += sample(self.rate, geometry, ys, xs) * (alpha8[ys, xs] - held)
+            run = cv2.convertScaleAbs(held)  # rounded, saturated to 0..255
+            result[ys, xs] = run
+            out.settle(ys, xs, run)
+        held = RefinedMatte(result, out, matte.low)
+        self._last = held
+        return held

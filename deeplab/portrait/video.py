@@ -3,8 +3,8 @@
 Frames are decoded and encoded with FFmpeg's libraries (``video_io``: H.264 or the container's
 codec family, audio and subtitles copied unchanged). Decoding, the network and rendering run as
 three overlapping stages (threads; PyAV, OpenCV and LiteRT release the GIL); the subject
-probability is smoothed over time at the working resolution (``TemporalSmoother``); each frame
-is rendered like a photo (with a cheaper blur), and where no subject is seen the effect fades
+probability and the refined matte are held where the picture is still and follow where it moves
+(``temporal.TemporalSmoother``); each frame is rendered like a photo (with a cheaper blur), and where no subject is seen the effect fades
 out and back in (``presence.PresenceFader``). The file is written under a temporary name and
 published only when the whole video is done and no frame was missing.
 """
@@ -176,7 +176,7 @@ def process_video(source: str | Path, destination: str | Path, model: Probabilit
                     frame = event.rgb
                     # passers-by leave before the smoothing, so they fade out instead of popping
                     probability = smoother(subject_probability_of(probs, config), working.image)
-                    matte = refine(frame, probability, config.matte, working)
+                    matte = smoother.hold(refine(frame, probability, config.matte, working))
                     strength = fader(has_subject(matte.low if matte.low is not None
                                                  else matte.alpha8))
                     if strength > 0.0:

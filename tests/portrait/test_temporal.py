@@ -1,11 +1,14 @@
 """The motion-aware temporal smoother: still areas held under noise, moving edges followed at
-once, the first frame and size changes passed through. Frames are made here (tiny, seeded)."""
+once, the first frame and size changes passed through, for the probability and for the refined
+full-resolution matte. Frames are made here (tiny, seeded)."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
+from deeplab.portrait.matte import RefinedMatte
 from deeplab.portrait.temporal import TemporalConfig, TemporalSmoother, luma
 
 HEIGHT, WIDTH = 72, 96
@@ -131,3 +134,69 @@ def test_bad_shapes_are_refused():
         smoother(np.zeros((HEIGHT, WIDTH, 2), np.float32), scene())
     with pytest.raises(ValueError, match="frame"):
         smoother(np.zeros((HEIGHT, WIDTH), np.float32), np.zeros((2, 3, 4, 5), np.uint8))
+
+
+# -- holding the refined full-resolution matte ---------------------------------------------------
+
+def refined_square(left: int, rng: np.random.Generator, noise: float = 0.0) -> RefinedMatte:
+    """A full-resolution (2x) matte of the square at ``left`` with a soft 4-px edge, plus noise
+    on the edge (what the refinement's full-resolution pass does with a noisy photo)."""
+    _, mask = square_at(left)
+    full = cv2.resize(mask, (2 * WIDTH, 2 * HEIGHT), interpolation=cv2.INTER_NEAREST)
+    soft = cv2.blur(full, (5, 5))
+    edge = (soft > 0) & (soft < 1)
+    soft[edge] += rng.normal(0, noise, int(edge.sum()))
+    return RefinedMatte.from_array(np.clip(soft, 0, 1), tile=16)
+
+
+def check_tiles(matte: RefinedMatte) -> None:
+    """Opaque tiles are all 255, tiles neither opaque nor mixed all 0 (what compositing trusts)."""
+    tile = matte.tiles.tile
+    for r, c in zip(*np.nonzero(matte.tiles.opaque)):
+        assert (matte.alpha8[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile] == 255).all()
+    clear = ~matte.tiles.opaque & ~matte.tiles.mixed
+    for r, c in zip(*np.nonzero(clear)):
+        assert (matte.alpha8[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile] == 0).all()
+
+
+def test_hold_passes_the_first_matte_through():
+    smoother = TemporalSmoother()
+    frame, probability = square_at(30)
+    smoother(probability, frame)
+    matte = refined_square(30, np.random.default_rng(0), 0.2)
+    assert smoother.hold(matte) is matte
+
+
+def test_hold_steadies_a_noisy_outline_where_the_picture_is_still():
+    rng = np.random.default_rng(4)
+    frame, probability = square_at(30)
+    smoother = TemporalSmoother()
+    raw, held, previous = [], [], None
+    for _ in range(20):
+        smoother(probability, noisy(frame, rng))
+        matte = refined_square(30, rng, noise=0.15)
+        out = smoother.hold(matte)
+        check_tiles(out)
+        if previous is not None:
+            raw.append(np.abs(matte.as_float() - previous[0]).mean())
+            held.append(np.abs(out.as_float() - previous[1]).mean())
+        previous = (matte.as_float(), out.as_float())
+    assert np.mean(held) < 0.3 * np.mean(raw)
+    clean = refined_square(30, rng, noise=0.0).as_float()
+    assert np.abs(out.as_float() - clean).max() < 0.2
+
+
+def test_hold_follows_a_moving_outline_at_once():
+    rng = np.random.default_rng(5)
+    smoother = TemporalSmoother()
+    for _ in range(5):
+        frame, probability = square_at(10)
+        smoother(probability, noisy(frame, rng))
+        smoother.hold(refined_square(10, rng))
+    for left in (16, 22, 28):
+        frame, probability = square_at(left)
+        smoother(probability, noisy(frame, rng))
+        matte = refined_square(left, rng)
+        out = smoother.hold(matte)
+        check_tiles(out)
+        assert np.abs(out.as_float() - matte.as_float()).max() < 0.1
