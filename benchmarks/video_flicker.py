@@ -5,17 +5,20 @@
 Every frame goes through portrait mode's video path, with the functions ``process_video`` calls:
 the frame shrunk to the working size (``working_image``), the network's probabilities, subject
 selection (``subject_probability_of``), then either nothing (per-frame) or the
-``TemporalSmoother`` (stabilised), then the edge-aware matte at full resolution (``refine``).
-The network runs once per frame; both paths refine its output, so they differ only by the
-smoother.
+``TemporalSmoother`` (stabilised: the probability smoothed, then the refined matte held with
+``hold``), and the edge-aware matte at full resolution (``refine``). The network runs once per
+frame; both paths refine its output, so they differ only by the smoother.
 
 - Synthetic clips (640x480, made here): a person cut out of a held-out CCP photo with its
   hand-made mask, composited over a still background (the empty room at the start of
-  ``room_people_enter.mp4``), standing still, walking sideways, standing, then coming closer
-  (scaling up), with camera noise (Gaussian, ``--noise`` levels) added to every frame. The mask
-  moves with the person, so each frame has a known matte. Reported: mean IoU of the matte > 0.5
-  against it; flicker where the known matte does not change between consecutive frames (mean
-  |matte change|, in % of full scale); and a dtSSD-style figure where it does (root mean square
+  ``room_people_enter.mp4``), standing still, walking sideways (6 px a frame), standing, then
+  coming closer (2% a frame), with camera noise (Gaussian, ``--noise`` levels) added to every
+  frame. The mask moves with the person, so each frame has a known matte. Reported: mean IoU
+  of the matte > 0.5 against it; static flicker, the mean |matte change| between consecutive
+  frames (in % of full scale) where the known matte does not change: over all such pixels, over
+  those farther than ``--margin`` px from any change (beyond the matte filters' reach, where a
+  change cannot be the soft outline following the person), and in the frame pairs where the
+  person stands still; and a dtSSD-style figure where the known matte changes (root mean square
   of the matte's change minus the known change over those pixels, x100, mean over frame pairs).
 - The webcam clips (``webcam_*.mkv``), scored against themselves: flicker over the pixels whose
   (lightly blurred) luma changed by less than ``--still-levels`` between consecutive frames, and

@@ -37,13 +37,18 @@ class TemporalConfig:
     ``still_levels`` / ``moving_levels``: luma change (0-255, at the motion size) below which a
     pixel is still and from which it is fully moving. ``motion_side``: longer side of the luma
     the motion is measured on. ``reach``: how far motion spreads, as a fraction of that side.
+    ``jump``: a change of the value itself (probability or matte, 0-1) of at least this much is
+    taken at once even where the picture looks still (an outline moving beyond ``reach``, where
+    the matte's filters carry it), half of it or less is held; None: motion alone decides.
+    Defaults from ``benchmarks/video_flicker.py`` (bundled model at 225 px).
     """
 
-    still_rate: float = 0.15
+    still_rate: float = 0.1
     still_levels: float = 2.0
     moving_levels: float = 6.0
     motion_side: int = 128
-    reach: float = 0.12  # beyond the matte's colour-guided filter radius (16 px of ~225)
+    reach: float = 0.04
+    jump: float | None = 0.3
 
     def __post_init__(self):
         if not 0.0 < self.still_rate <= 1.0:
@@ -55,6 +60,8 @@ class TemporalConfig:
             raise ValueError(f"motion_side must be at least 8, got {self.motion_side}")
         if not 0.0 <= self.reach < 0.5:
             raise ValueError(f"reach must be in [0, 0.5), got {self.reach}")
+        if self.jump is not None and not 0.0 < self.jump <= 1.0:
+            raise ValueError(f"jump must be in (0, 1] or None, got {self.jump}")
 
 
 def luma(frame: np.ndarray, longer_side: int) -> np.ndarray:
@@ -128,8 +135,17 @@ class TemporalSmoother:
         height, width = probability.shape
         rate = rate_small if rate_small.shape == (height, width) else cv2.resize(
             rate_small, (width, height), interpolation=cv2.INTER_LINEAR)
-        self.state = self.state + rate * (probability - self.state)
+        difference = probability - self.state
+        self.state = self.state + self._follow(rate, difference, 1.0) * difference
         return self.state
+
+    def _follow(self, rate: np.ndarray, difference: np.ndarray, full: float) -> np.ndarray:
+        """``rate`` raised to 1 where the value itself changed by ``jump`` (of ``full``) or more,
+        from 0 extra at half of it."""
+        if self.config.jump is None:
+            return rate
+        half = np.float32(0.5 * self.config.jump * full)
+        return np.maximum(rate, np.clip((np.abs(difference) - half) / half, 0.0, 1.0))
 
     def hold(self, matte: RefinedMatte) -> RefinedMatte:
         """The refined full-resolution matte of the frame last smoothed, held like the
@@ -157,7 +173,8 @@ class TemporalSmoother:
         geometry = LowResMap(self.rate.shape, alpha8.shape, alpha8.shape)
         for ys, xs in EdgeTiles(tiles.full_hw, work, work, tiles.tile).mixed_runs():
             held = self.held[ys, xs]
-            held += sample(self.rate, geometry, ys, xs) * (alpha8[ys, xs] - held)
+            difference = alpha8[ys, xs] - held
+            held += self._follow(sample(self.rate, geometry, ys, xs), difference, 255.0) * difference
             run = cv2.convertScaleAbs(held)  # rounded, saturated to 0..255
             result[ys, xs] = run
             out.settle(ys, xs, run)

