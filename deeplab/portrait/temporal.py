@@ -1,4 +1,4 @@
-"""Temporal stability for video: the subject probability held where the picture is still.
+"""Temporal stability for video: probability and matte held where the picture is still.
 
 A per-frame network flickers: camera noise and compression change its soft output from frame to
 frame even where nothing moved, and the refined matte shimmers along the subject's outline. The
@@ -7,15 +7,21 @@ cure must not cost the other way, where a limb moves and the matte has to follow
 :class:`TemporalSmoother` decides per pixel from the frames themselves, not from the network:
 it compares the frame's luma (at a small size and lightly blurred, which averages the camera
 noise away) with a running reference of what the picture looked like, and turns that change into
-a motion map (0 below ``still_levels``, 1 at ``moving_levels`` and above, spread by ``reach`` to
-cover the network's soft edge around a moving outline). The probability is an exponential moving
-average whose rate is ``still_rate`` where the picture is still and 1 where it moved, so static
-areas are held (strong smoothing) while moving parts take the new frame as it is (no ghosting).
-The luma reference is updated at the same per-pixel rate, so a slow drift accumulates until it
+a motion map (0 below ``still_levels``, 1 at ``moving_levels`` and above, spread by ``reach``
+around what moved). The probability is an exponential moving average whose rate is
+``still_rate`` where the picture is still and 1 where it moved, so static areas are held while
+moving parts take the new frame as it is (no ghosting); a change of the value itself of at
+least ``jump`` is taken at once too (an outline that moved where the luma barely changed). The
+luma reference is updated at the same per-pixel rate, so a slow drift accumulates until it
 counts as motion (hysteresis) instead of hiding under the per-frame threshold for ever.
 
-Causal (past frames only), numpy + OpenCV, a few element-wise passes at the motion size: about
-0.5 ms per frame at a 257x193 working size on this machine.
+``hold`` does the same to the refined full-resolution matte, on its outline tiles only: the
+refinement applies its coefficients to the photo's own noisy luma, so the outline would shimmer
+even with a steady probability.
+
+Causal (past frames only), numpy + OpenCV. Measured by ``benchmarks/video_flicker.py`` on this
+(shared, busy) machine: ~0.6 ms per frame for the probability at 225-257 px, ~1 ms for ``hold``
+at 640x480.
 """
 
 from __future__ import annotations
@@ -174,7 +180,8 @@ class TemporalSmoother:
         for ys, xs in EdgeTiles(tiles.full_hw, work, work, tiles.tile).mixed_runs():
             held = self.held[ys, xs]
             difference = alpha8[ys, xs] - held
-            held += self._follow(sample(self.rate, geometry, ys, xs), difference, 255.0) * difference
+            rate = self._follow(sample(self.rate, geometry, ys, xs), difference, 255.0)
+            held += rate * difference
             run = cv2.convertScaleAbs(held)  # rounded, saturated to 0..255
             result[ys, xs] = run
             out.settle(ys, xs, run)
