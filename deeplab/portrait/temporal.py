@@ -8,12 +8,12 @@ cure must not cost the other way, where a limb moves and the matte has to follow
 it compares the frame's luma (at a small size and lightly blurred, which averages the camera
 noise away) with a running reference of what the picture looked like, and turns that change into
 a motion map (0 below ``still_levels``, 1 at ``moving_levels`` and above, spread by ``reach``
-around what moved). The probability is an exponential moving average whose rate is
-``still_rate`` where the picture is still and 1 where it moved, so static areas are held while
-moving parts take the new frame as it is (no ghosting); a change of the value itself of at
-least ``jump`` is taken at once too (an outline that moved where the luma barely changed). The
-luma reference is updated at the same per-pixel rate, so a slow drift accumulates until it
-counts as motion (hysteresis) instead of hiding under the per-frame threshold for ever.
+around what moved). Where the picture moved, the new probability is taken as it is (no
+ghosting); where it is still, the probability is the mean of the frames since the pixel came
+to rest, then an exponential moving average at ``still_rate`` (held). A change of the value
+itself of at least ``jump`` is taken at once too (an outline that moved where the luma barely
+changed). The luma reference is updated at the same per-pixel rate, so a slow drift accumulates
+until it counts as motion (hysteresis) instead of hiding under the per-frame threshold for ever.
 
 ``hold`` does the same to the refined full-resolution matte, on its outline tiles only: the
 refinement applies its coefficients to the photo's own noisy luma, so the outline would shimmer
@@ -39,7 +39,8 @@ from deeplab.portrait.tiles import EdgeTiles, LowResMap, sample
 class TemporalConfig:
     """How the smoother tells still from moving, and how hard it holds still areas.
 
-    ``still_rate``: weight of the new frame where the picture did not change (1 = no smoothing).
+    ``still_rate``: weight of the new frame where the picture has been still for a while (the
+    first frames after it came to rest are averaged equally; 1 = no smoothing).
     ``still_levels`` / ``moving_levels``: luma change (0-255, at the motion size) below which a
     pixel is still and from which it is fully moving. ``motion_side``: longer side of the luma
     the motion is measured on. ``reach``: how far motion spreads, as a fraction of that side.
@@ -99,6 +100,7 @@ class TemporalSmoother:
         self.state: np.ndarray | None = None
         self.reference: np.ndarray | None = None
         self.rate: np.ndarray | None = None  # last per-pixel rate, at the motion size
+        self.age: np.ndarray | None = None  # frames each pixel has been still, motion size
         self.held: np.ndarray | None = None  # full-resolution matte held (float32, 0..255)
         self._last: RefinedMatte | None = None  # what ``hold`` returned last
         reach = max(0, round(config.reach * config.motion_side))
@@ -110,6 +112,7 @@ class TemporalSmoother:
         self.state = None
         self.reference = None
         self.rate = None
+        self.age = None
         self.held = None
         self._last = None
 
@@ -133,9 +136,14 @@ class TemporalSmoother:
             self.state = probability.copy()
             self.reference = gray
             self.rate = None
+            self.age = np.zeros_like(gray)
             return self.state
-        still = np.float32(self.config.still_rate)
-        rate_small = still + (np.float32(1.0) - still) * self.motion(gray)
+        moving = self.motion(gray)
+        self.age = (self.age + np.float32(1.0)) * (np.float32(1.0) - moving)
+        # the mean of the frames since the pixel came to rest, then an EMA at ``still_rate``
+        still = np.maximum(np.float32(self.config.still_rate),
+                           np.float32(1.0) / (self.age + np.float32(1.0)))
+        rate_small = still + (np.float32(1.0) - still) * moving
         self.rate = rate_small
         self.reference += rate_small * (gray - self.reference)
         height, width = probability.shape

@@ -73,21 +73,28 @@ def test_a_moving_edge_is_followed_within_one_to_two_frames():
     assert np.abs(out - probability).max() < 0.05
 
 
-def test_change_without_image_change_is_taken_only_at_the_still_rate():
-    config = TemporalConfig(still_rate=0.2, jump=None)
+def settled(config: TemporalConfig, frame: np.ndarray, value: float = 0.0,
+            frames: int = 20) -> TemporalSmoother:
+    """A smoother that has seen ``frames`` still frames of a constant probability."""
     smoother = TemporalSmoother(config)
+    for _ in range(frames):
+        smoother(np.full((HEIGHT, WIDTH), value, np.float32), frame)
+    return smoother
+
+
+def test_still_pixels_average_the_frames_since_rest_then_move_at_the_still_rate():
+    smoother = TemporalSmoother(TemporalConfig(still_rate=0.2, jump=None))
     frame = scene()
     smoother(np.zeros((HEIGHT, WIDTH), np.float32), frame)
-    out = smoother(np.ones((HEIGHT, WIDTH), np.float32), frame)
-    assert np.allclose(out, 0.2)
-    out = smoother(np.ones((HEIGHT, WIDTH), np.float32), frame)
-    assert np.allclose(out, 0.2 + 0.8 * 0.2)
+    outs = [float(smoother(np.ones((HEIGHT, WIDTH), np.float32), frame).mean())
+            for _ in range(5)]
+    # the mean of 0, 1, 1, ... while 1/n > still_rate, then an EMA at still_rate
+    assert np.allclose(outs, [1 / 2, 2 / 3, 3 / 4, 4 / 5, 4 / 5 + 0.2 * (1 - 4 / 5)])
 
 
 def test_a_jump_of_the_value_is_taken_at_once_a_small_change_held():
-    smoother = TemporalSmoother(TemporalConfig(still_rate=0.1, jump=0.4))
     frame = scene()
-    smoother(np.zeros((HEIGHT, WIDTH), np.float32), frame)
+    smoother = settled(TemporalConfig(still_rate=0.1, jump=0.4), frame)
     probability = np.zeros((HEIGHT, WIDTH), np.float32)
     probability[:, :40] = 0.9   # a jump: the outline moved where the picture shows no change
     probability[:, 40:] = 0.15  # below half the jump: noise, held
@@ -99,15 +106,13 @@ def test_a_jump_of_the_value_is_taken_at_once_a_small_change_held():
 def test_slow_drift_below_the_threshold_accumulates_into_motion():
     """A picture that creeps by less than ``still_levels`` per frame is still followed."""
     config = TemporalConfig(still_rate=0.1, still_levels=3.0, moving_levels=10.0, jump=None)
-    smoother = TemporalSmoother(config)
     start = scene().astype(np.float32)
-    smoother(np.zeros((HEIGHT, WIDTH), np.float32), start.astype(np.uint8))
+    smoother = settled(config, start.astype(np.uint8))
     for i in range(1, 41):  # 2 levels a frame: never "moving" between consecutive frames
         out = smoother(np.ones((HEIGHT, WIDTH), np.float32),
                        np.clip(start + 2 * i, 0, 255).astype(np.uint8))
     assert out.mean() > 0.995
-    held = TemporalSmoother(config)  # the same 40 frames without the drift are only EMA
-    held(np.zeros((HEIGHT, WIDTH), np.float32), start.astype(np.uint8))
+    held = settled(config, start.astype(np.uint8))  # no drift: the still rate alone
     for _ in range(3):
         slow = held(np.ones((HEIGHT, WIDTH), np.float32), start.astype(np.uint8))
     assert slow.mean() < 0.3
@@ -125,10 +130,9 @@ def test_size_change_and_reset_restart_from_the_frame():
 
 def test_probability_at_another_size_than_the_motion_map():
     config = TemporalConfig(motion_side=32, still_rate=0.5, jump=None)
-    smoother = TemporalSmoother(config)
     frame = scene()
     assert luma(frame, 32).shape == (24, 32)
-    smoother(np.zeros((HEIGHT, WIDTH), np.float32), frame)
+    smoother = settled(config, frame, frames=1)
     assert np.allclose(smoother(np.ones((HEIGHT, WIDTH), np.float32), frame), 0.5)
 
 
