@@ -5,8 +5,9 @@ codec family, audio and subtitles copied unchanged). Decoding, the network and r
 three overlapping stages (threads; PyAV, OpenCV and LiteRT release the GIL); the subject
 probability and the refined matte are held where the picture is still and follow where it moves
 (``temporal.TemporalSmoother``); each frame is rendered like a photo (with a cheaper blur), and
-where no subject is seen the effect fades out and back in (``presence.PresenceFader``). The file is written under a temporary name and
-published only when the whole video is done and no frame was missing.
+where no subject is seen the effect fades out and back in (``presence.PresenceFader``). The
+file is written under a temporary name and published only when the whole video is done and no
+frame was missing.
 """
 
 from __future__ import annotations
