@@ -39,7 +39,9 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from deeplab.portrait.models import load_probability_model  # noqa: E402
+from deeplab.portrait.models import FAST_WEIGHTS, load_probability_model  # noqa: E402
+from deeplab.portrait.veto import with_object_veto  # noqa: E402
+from deeplab.training.person_fast_data import SKIMAGE_NEGATIVES  # noqa: E402
 from deeplab.portrait.person_score import SquareTFLite  # noqa: E402
 from deeplab.portrait.presence import has_subject, subject_area  # noqa: E402
 from deeplab.portrait.render import (PHOTO_INPUT_SIZE, RenderConfig,  # noqa: E402
@@ -195,10 +197,16 @@ def negatives() -> dict[str, dict[str, np.ndarray]]:
 Matte = Callable[[np.ndarray], np.ndarray]
 
 
-def portrait_matte(source: str, input_size: int) -> tuple[str, Matte]:
+def portrait_matte(source: str, input_size: int | None, veto: bool = False
+                   ) -> tuple[str, Matte]:
     """Ours as ``infer.py --mode matte`` runs it: the photo at the working size, the person
-    class, subject selection, refined full-resolution matte (uint8)."""
-    model = load_probability_model(source, input_size=input_size)
+    class, subject selection, refined full-resolution matte (uint8). ``veto``: the default
+    photo model asks the fast model (``deeplab.portrait.veto``), as infer.py does for photos.
+    ``input_size`` None: a bundled prebuilt network's own size."""
+    model = load_probability_model(source, input_size=input_size or PHOTO_INPUT_SIZE)
+    input_size = input_size or model.preferred_size or PHOTO_INPUT_SIZE
+    if veto:
+        model = with_object_veto(model)
     names = [str(name).lower() for name in model.class_names]
     if "person" not in names:
         raise SystemExit(f"{source}: the model has no 'person' class: {list(model.class_names)}")
@@ -209,7 +217,8 @@ def portrait_matte(source: str, input_size: int) -> tuple[str, Matte]:
         probabilities = model.probabilities(working.image[np.newaxis])[0]
         return matte_from_probabilities(photo, probabilities, config, working).alpha8
 
-    return f"{Path(source).name if os.sep in source else source} at {input_size}", matte
+    name = Path(source).name if os.sep in source else source
+    return f"{name} at {input_size}" + (" + object veto (infer.py photos)" if veto else ""), matte
 
 
 def mediapipe_matte() -> tuple[str, Matte]:
@@ -229,6 +238,14 @@ def measure(matte: Matte, groups: dict[str, dict[str, np.ndarray]]) -> dict:
 
 
 def summary(rows: dict) -> dict:
+    """Over every photo, and over the photos person_fast was not trained on (``held_out``)."""
+    held_out = {name: row for name, row in rows.items() if name not in SKIMAGE_NEGATIVES}
+    result = _summary(rows)
+    result["held_out"] = _summary(held_out)
+    return result
+
+
+def _summary(rows: dict) -> dict:
     coverage = [row["coverage"] for row in rows.values()]
     return {"mean_coverage_pct": 100.0 * float(np.mean(coverage)),
             "max_coverage_pct": 100.0 * float(np.max(coverage)),
@@ -240,7 +257,9 @@ def iter_models(args) -> Iterator[tuple[str, Matte]]:
     if args.model:
         yield portrait_matte(args.model, args.input_size or PHOTO_INPUT_SIZE)
     else:
+        yield portrait_matte("person", args.input_size or PHOTO_INPUT_SIZE, veto=True)
         yield portrait_matte("person", args.input_size or PHOTO_INPUT_SIZE)
+        yield portrait_matte(FAST_WEIGHTS, None)  # infer.py's video frames
         yield portrait_matte(str(PASCAL_257), 257)
     yield mediapipe_matte()
 
@@ -269,14 +288,17 @@ def main(argv=None) -> int:
 
     print(f"\n{count} photos without a person: "
           + ", ".join(f"{len(p)} {g}" for g, p in groups.items()))
-    print("| model | mean coverage % | largest % | reported as no subject | worst photos |")
-    print("|---|---|---|---|---|")
+    print("| model | mean coverage % | largest % | reported as no subject | the same on photos "
+          "person_fast never saw | worst photos |")
+    print("|---|---|---|---|---|---|")
     for label, rows in results.items():
         row = summary(rows)
         worst = sorted(rows, key=lambda name: -rows[name]["coverage"])[:3]
         worst_text = ", ".join(f"{name} {100 * rows[name]['coverage']:.1f}%" for name in worst)
+        held = row["held_out"]
         print(f"| {label} | {row['mean_coverage_pct']:.2f} | {row['max_coverage_pct']:.1f} | "
-              f"{row['no_subject']}/{row['photos']} | {worst_text} |")
+              f"{row['no_subject']}/{row['photos']} | {held['mean_coverage_pct']:.2f}%, "
+              f"{held['no_subject']}/{held['photos']} | {worst_text} |")
     print("\nacceptance: mean coverage < 1% and every photo reported as no subject")
     if args.per_photo:
         labels = list(results)
