@@ -132,7 +132,8 @@ def train_main(argv: list[str] | None = None) -> int:
             return _one_line_on_bug(parser.prog, args.verbose, lambda: run_from_args(
                 config=args.config, model_dir=args.model_dir, overrides=args.overrides,
                 weights=args.weights, data=args.data, steps=args.steps,
-                eval_only=args.eval_only, restart=args.restart, program=parser.prog))
+                eval_only=args.eval_only, restart=args.restart, program=parser.prog,
+                announce=False))
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted before training started", file=sys.stderr)
         return EXIT_INTERRUPTED
