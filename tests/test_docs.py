@@ -9,6 +9,7 @@ install or run the test suite (``pip install``, ``python -m pytest``) are not re
 A block may be marked by an HTML comment on the line before its fence, reasons comma-separated:
 ``<!-- doc-test: needs shared -->`` (runs only with ``../shared`` beside the project),
 ``<!-- doc-test: needs extra onnx -->`` (only when that optional extra is installed),
+``<!-- doc-test: needs model person_fast -->`` (only once that registry name exists),
 ``<!-- doc-test: slow -->`` (only with ``DEEPLAB_DOC_TEST_SLOW=1``), or
 ``<!-- doc-test: skip <why> -->`` (never: e.g. it downloads a release). Python blocks must not
 print native log noise (TensorFlow, CUDA, absl, LiteRT lines).
@@ -31,6 +32,7 @@ import pytest
 
 from conftest import SHARED_DIR
 from deeplab.tf_noise import NOISE
+from deeplab.weights.registry import find_release
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -98,9 +100,14 @@ def skip_reason(block: Block) -> str | None:
                        if importlib.util.find_spec(m) is None]
             if missing:
                 return f"{block.name} needs the optional extra {extra} ({', '.join(missing)})"
+        if mark.startswith("needs model "):
+            name = mark.removeprefix("needs model ").strip()
+            if find_release(name) is None:
+                return f"{block.name} needs the model {name}, not in the registry yet"
         if mark == "slow" and not SLOW:
             return f"{block.name} is slow: set DEEPLAB_DOC_TEST_SLOW=1 to run it"
-        known = mark.startswith(("skip", "needs extra ")) or mark in ("needs shared", "slow")
+        known = mark.startswith(("skip", "needs extra ", "needs model ")) \
+            or mark in ("needs shared", "slow")
         if not known:
             raise ValueError(f"{block.name}: unknown doc-test mark {mark!r}")
     return None
