@@ -2,7 +2,8 @@
 
 Each page's blocks run in order, as a reader would type them, in one scratch folder per page
 holding copies of the scripts, ``configs/`` and ``examples/`` plus the few inputs the pages name
-(``photo.jpg``, ``beach.jpg``, ``holidays/``, ``shots/``, ``clip.mp4``, ``my_people/``), made
+(``photo.jpg``, ``photos/``, ``photos.txt``, ``beach.jpg``, ``holidays/``, ``shots/``,
+``clip.mp4``, ``my_people/``), made
 here. Downloads are pointed at a dead proxy, so a block that needs the network fails. Lines that
 install or run the test suite (``pip install``, ``python -m pytest``) are not re-run.
 
@@ -121,6 +122,9 @@ def make_sandbox(folder: Path) -> Path:
         shutil.copytree(ROOT / tree, folder / tree)
     astronaut = ROOT / "examples" / "astronaut.jpg"
     shutil.copy2(astronaut, folder / "photo.jpg")
+    (folder / "photos").mkdir()
+    shutil.copy2(astronaut, folder / "photos" / "astronaut.jpg")
+    (folder / "photos.txt").write_text("photos/\n")
     (folder / "holidays").mkdir()
     shutil.copy2(ROOT / "examples" / "people" / "images" / "cameraman.jpg",
                  folder / "holidays" / "cameraman.jpg")
