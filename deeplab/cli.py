@@ -26,10 +26,12 @@ from deeplab.tf_noise import quiet_python_loggers, quiet_tensorflow
 
 TRAIN_DESCRIPTION = """\
 Fine-tune DeepLab: deeplab-train --config configs/NAME.yaml --model-dir DIR
+Offline quick start from the bundled model (examples/people, half a minute on a CPU):
+    deeplab-train --config configs/quickstart.yaml --model-dir runs/quickstart --steps 20
 
 Quick-start flags override the config: --weights SOURCE (anything deeplab-export accepts),
---data DIR (a folder data set: images/ + masks/), --steps N; --set key.path=value overrides any
-config field. Running again with the same --model-dir resumes. --eval-only scores the run's
+--data DIR (a folder data set: images/ + masks/), --steps N (caps the warm-up at N/10);
+--set key.path=value overrides any config field. Running again with the same --model-dir resumes. --eval-only scores the run's
 latest weights (or --weights when the folder has none) on the eval split.
 
 Exit status: 0 done, 1 failed (e.g. disk full), 2 bad option, config or data set (checked
@@ -41,7 +43,7 @@ Export a DeepLab model: SavedModel (default), TFLite, a release-style frozen gra
 
     deeplab-export --weights SOURCE --output DIR
     deeplab-export --weights SOURCE --output model.tflite --format tflite --precision int8 \\
-        --calibration-dir photos/
+        --calibration-dir examples/people/images   (or a few dozen photos like yours)
     deeplab-export --weights SOURCE --output model.tar.gz --format compat
 
 SOURCE is anything deeplab loads: a registry name, release archive or folder, checkpoint prefix,
@@ -132,7 +134,8 @@ def train_main(argv: list[str] | None = None) -> int:
             return _one_line_on_bug(parser.prog, args.verbose, lambda: run_from_args(
                 config=args.config, model_dir=args.model_dir, overrides=args.overrides,
                 weights=args.weights, data=args.data, steps=args.steps,
-                eval_only=args.eval_only, restart=args.restart, program=parser.prog))
+                eval_only=args.eval_only, restart=args.restart, program=parser.prog,
+                announce=False))
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted before training started", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -24,7 +24,9 @@ NOISE = re.compile(
     r"^(I\d{4} \d\d:\d\d:\d\d"
     r"|WARNING: All log messages before absl::InitializeLog"
     r"|W\d{4} .*(cuda|cudart|TensorRT|TF-TRT|cpu_feature_guard|computation_placer)"
-    r"|E\d{4} .*(cuda_dnn|cuda_fft|cuda_blas|cuInit|Unable to register cu|failed call to cuInit)"
+    r"|E\d{4} .*(cuda_dnn|cuda_fft|cuda_blas|cuInit|Unable to register cu|failed call to cuInit"
+    r"|oneDNN supports DT_UINT8 only on platforms with AVX-512)"
+    r"|fully_quantize: \d+, inference_type: "
     r"|INFO: (Created|Initialized) TensorFlow Lite"
     r"|To enable the following instructions: .*rebuild TensorFlow"
     r"|.*rebuild TensorFlow with the appropriate compiler flags)")

@@ -22,8 +22,8 @@ from deeplab.config import ModelConfig
 from deeplab.contract_tf import resize_to_crop
 from deeplab.export.formats import FORMATS, WriteOptions
 from deeplab.export.options import check_export_options
-from deeplab.export.verify import (CHECK_IMAGE_MAX_SIDE, Agreement, ExportError, atomic_output,
-                                   check, folder_images, sample_images)
+from deeplab.export.verify import (CHECK_IMAGE_MAX_SIDE, INT8_HINT, Agreement, ExportError,
+                                   atomic_output, check, folder_images, sample_images)
 from deeplab.inference import IMAGES_SPEC, logits_at_working_size, segment
 from deeplab.weights import resolve_model
 
@@ -81,7 +81,8 @@ def export(source: str | os.PathLike, output: str | os.PathLike, *, format: str 
         model, config = resolve_model(source, output_stride=output_stride)
         agreement = export_model(model, config, output, format=format, precision=precision,
                                  fold_batch_norm=fold_batch_norm, jit_compile=jit_compile,
-                                 images=sample_images(sample_dir, samples),
+                                 images=check_images(precision, sample_dir, calibration_dir,
+                                                     samples),
                                  calibration_dir=calibration_dir,
                                  calibration_limit=calibration_limit,
                                  min_agreement=min_agreement, overwrite=overwrite,
@@ -91,6 +92,18 @@ def export(source: str | os.PathLike, output: str | os.PathLike, *, format: str 
         raise
     log.info("wrote %s (%s, %s)", output, format, precision)
     return ExportResult(output, format, agreement)
+
+
+def check_images(precision: str, sample_dir: str | os.PathLike | None,
+                 calibration_dir: str | os.PathLike | None, samples: int) -> list:
+    """The photos an export is checked on: ``sample_dir``'s; for int8 without one, the
+    calibration photos (int8 ranges fit photos, so generated patterns would judge it on inputs it
+    was never calibrated for); otherwise generated images."""
+    if sample_dir is None and precision == "int8" and calibration_dir is not None:
+        log.info("int8: checked on the first %d calibration photos (--sample-dir to choose "
+                 "others)", samples)
+        return sample_images(calibration_dir, samples)
+    return sample_images(sample_dir, samples)
 
 
 class KerasReference:
@@ -172,7 +185,8 @@ def export_model(model: keras.Model, config: ModelConfig, output: str | os.PathL
         finally:
             getattr(runtime, "close", lambda: None)()  # a frozen graph's session
         check(agreement, min_agreement,
-              f"{record.title.format(precision=precision)} {output}")
+              f"{record.title.format(precision=precision)} {output}",
+              INT8_HINT if precision == "int8" else "")
         for suffix, text in companions.items():
             with atomic_output(output.with_suffix(suffix), directory=False,
                                overwrite=True) as companion:

@@ -160,8 +160,6 @@ def check_output(output: str | os.PathLike, format: str, *, overwrite: bool,
         if target.is_symlink():
             raise UnsafeOutputError(f"refusing to replace {target}: it is a symbolic link "
                                     f"(give the real path)")
-        if not overwrite:
-            raise UnsafeOutputError(f"{target} exists; pass --overwrite to replace it")
         if target == output:
             problem = saved_model_problem(target) if format == "saved_model" \
                 else file_problem(target, format)
@@ -169,9 +167,14 @@ def check_output(output: str | os.PathLike, format: str, *, overwrite: bool,
             problem = None if is_deeplab_metadata(target) else \
                 "it is not a sidecar written by deeplab-export"
         if problem:
-            raise UnsafeOutputError(f"refusing to replace {target} with --overwrite: {problem}; "
-                                    f"--overwrite only replaces an earlier {format} export. Move "
-                                    f"it away or choose another --output")
+            inside = f" (e.g. --output {output / 'model'})" \
+                if format == "saved_model" and target == output and target.is_dir() else ""
+            raise UnsafeOutputError(f"refusing to replace {target}: {problem}; --overwrite only "
+                                    f"replaces an earlier {format} export, so choose a new "
+                                    f"--output{inside} or move it away")
+        if not overwrite:
+            raise UnsafeOutputError(f"{target} exists (an earlier {format} export); pass "
+                                    f"--overwrite to replace it")
     if not existing:
         reason = protected_reason(output, inputs, replacing=False)
         if reason:

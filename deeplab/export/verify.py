@@ -129,13 +129,21 @@ def sample_images(folder: str | os.PathLike | None = None,
         else generated_images(limit)
 
 
-def check(agreement: Agreement, min_agreement: float, what: str) -> None:
-    """Log the agreement and raise :class:`VerificationError` when it is below the minimum."""
+def check(agreement: Agreement, min_agreement: float, what: str, hint: str = "") -> None:
+    """Log the agreement and raise :class:`VerificationError` when it is below the minimum
+    (``hint``: what to try, appended to the message)."""
     log.info("%s: %s", what, agreement.summary())
     if agreement.fraction < min_agreement:
         raise VerificationError(
             f"{what} agrees with the Keras model on {agreement.fraction:.4%} of pixels, below the "
-            f"required {min_agreement:.2%}; the artifact was deleted")
+            f"required {min_agreement:.2%}; the artifact was deleted{hint}")
+
+
+#: What to try when an int8 export falls short: reduced precision flips labels where the model
+#: is unsure, so the check must see photos like the ones it will run on.
+INT8_HINT = ("; int8 flips labels where the model is unsure, so check it on photos like yours "
+             "(--calibration-dir and --sample-dir with a few dozen of them; examples/ holds four), "
+             "accept the loss knowingly with --min-agreement, or use --precision float16")
 
 
 @contextlib.contextmanager

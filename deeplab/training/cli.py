@@ -57,26 +57,29 @@ def check_model_dir(model_dir: str, program: str = "train", writes: bool = True)
 
 def check_config(config: str | None, overrides: list[str], *, weights: str | None = None,
                  data: str | None = None, steps: int | None = None,
-                 program: str = "train") -> ExperimentConfig | None:
-    """The validated experiment, or None after printing the one-line reason (TensorFlow-free)."""
+                 program: str = "train", announce: bool = True) -> ExperimentConfig | None:
+    """The validated experiment, or None after printing the one-line reason (TensorFlow-free).
+    ``announce``: log what ``--steps`` changed besides the step count (the warm-up)."""
+    notes: list[str] = []
     try:
-        return load_experiment(config, quick_start_overrides(weights, data, steps)
-                               + list(overrides))
+        experiment = load_experiment(config, quick_start_overrides(weights, data)
+                                     + list(overrides), steps=steps, notes=notes)
     except (ValueError, FileNotFoundError) as error:
         print(f"{program}: config error: {error}", file=sys.stderr)
         return None
+    for note in notes if announce else ():
+        log.info(note)
+    return experiment
 
 
-def quick_start_overrides(weights: str | None, data: str | None, steps: int | None) -> list[str]:
-    """``--weights/--data/--steps`` as config overrides (applied after the config's own values
-    and before ``--set``, so ``--set`` wins)."""
+def quick_start_overrides(weights: str | None, data: str | None) -> list[str]:
+    """``--weights/--data`` as config overrides (applied after the config's own values and
+    ``--steps``, and before ``--set``, so ``--set`` wins)."""
     overrides = []
     if weights:
         overrides.append(f"model.weights={weights}")
     if data:
         overrides += ["data.kind=folder", f"data.root={data}"]
-    if steps is not None:
-        overrides.append(f"schedule.steps={steps}")
     return overrides
 
 
@@ -113,13 +116,13 @@ def evaluate_only(experiment: ExperimentConfig, model_dir: Path) -> dict[str, fl
 def run_from_args(*, config: str | None, model_dir: str, overrides: list[str],
                   weights: str | None = None, data: str | None = None, steps: int | None = None,
                   eval_only: bool = False, restart: bool = False,
-                  program: str | None = None) -> int:
+                  program: str | None = None, announce: bool = True) -> int:
     """Train (or with ``eval_only`` evaluate) as the arguments say; returns the exit status:
     0 done, 1 failed (disk full, unreadable weights), 2 bad config or data, 3 the loss diverged,
     130 / 143 stopped by Ctrl-C / SIGTERM (with a checkpoint to resume from)."""
     program = program or os.path.basename(sys.argv[0]) or "train"
     experiment = check_config(config, overrides, weights=weights, data=data, steps=steps,
-                              program=program)
+                              program=program, announce=announce)
     if experiment is None:
         return EXIT_BAD_INPUT
     from deeplab.training.trainer import CheckpointWriteError, TrainingDiverged

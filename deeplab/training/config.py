@@ -142,7 +142,8 @@ class ScheduleConfig:
         if self.warmup_steps > self.steps:
             raise ValueError(f"schedule.warmup_steps ({self.warmup_steps}) is larger than "
                              f"schedule.steps ({self.steps}): the learning rate would never "
-                             f"leave the warm-up; lower warmup_steps or raise steps")
+                             f"leave the warm-up; lower warmup_steps or raise steps (--steps N "
+                             f"caps the warm-up at N/10)")
         if not 0 <= self.warmup_start_factor <= 1:
             raise ValueError(f"schedule.warmup_start_factor must be in [0, 1], got "
                              f"{self.warmup_start_factor}")
@@ -291,9 +292,32 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     node[parts[-1]] = load_yaml(raw, f"override {key.strip()}") if raw.strip() else None
 
 
-def load_experiment(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()
+def scale_warmup(data: dict[str, Any], steps: int) -> str | None:
+    """Set ``schedule.steps`` to ``steps`` in ``data`` and cap the config's warm-up at a tenth
+    of it (a short trial run of a long recipe would otherwise never leave the warm-up); the
+    note to show when the warm-up changed, else None."""
+    schedule = data.setdefault("schedule", None) or {}
+    if not isinstance(schedule, dict):
+        return None  # the config's own error is reported when it is validated
+    data["schedule"] = schedule
+    schedule["steps"] = steps
+    warmup = schedule.get("warmup_steps", 0)
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or not isinstance(steps, int) \
+            or warmup <= max(steps // 10, 0):
+        return None
+    schedule["warmup_steps"] = steps // 10
+    return (f"warm-up {warmup} -> {steps // 10} steps (a tenth of --steps {steps}; "
+            f"--set schedule.warmup_steps=N to choose)")
+
+
+def load_experiment(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (), *,
+                    steps: int | None = None, notes: list[str] | None = None
                     ) -> ExperimentConfig:
-    """Read a YAML experiment (or start from defaults when ``path`` is None) with overrides."""
+    """Read a YAML experiment (or start from defaults when ``path`` is None) with overrides.
+
+    ``steps`` (``--steps``) replaces ``schedule.steps`` before the overrides and caps the
+    warm-up at a tenth of it (:func:`scale_warmup`); what changed is appended to ``notes``.
+    """
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -311,8 +335,13 @@ def load_experiment(path: str | Path | None, overrides: list[str] | tuple[str, .
         data = load_yaml(text, str(path)) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path} must hold a mapping with model/data/schedule/runtime")
+    note = scale_warmup(data, steps) if steps is not None else None
     for assignment in overrides:
         apply_override(data, assignment)
+    schedule = data.get("schedule")
+    if note and notes is not None and isinstance(schedule, dict) \
+            and schedule.get("warmup_steps") == steps // 10:
+        notes.append(note)  # not when --set chose the warm-up
     return ExperimentConfig.from_dict(data)
 
 
@@ -322,4 +351,5 @@ def dump_experiment(config: ExperimentConfig) -> str:
 
 
 __all__ = ["AugmentConfig", "DataConfig", "ExperimentConfig", "ModelSection", "RuntimeConfig",
-           "ScheduleConfig", "apply_override", "dump_experiment", "load_experiment"]
+           "ScheduleConfig", "apply_override", "dump_experiment", "load_experiment",
+           "scale_warmup"]

@@ -78,13 +78,15 @@ def predict_at_label_size(model, image, label_shape: tuple[int, int],
 
 def evaluate(model, examples: Iterable[dict], num_classes: int, class_names: Sequence[str] = (),
              *, longer_side: int | None = 513, scales: Sequence[float] = (1.0,),
-             flip: bool = False, progress: bool = True,
+             flip: bool = False, progress: bool = True, total: int | None = None,
              ignore_label: int = IGNORE_LABEL) -> dict[str, float]:
-    """Scores of ``model`` over decoded ``{"image", "label"}`` examples (see module doc)."""
+    """Scores of ``model`` over decoded ``{"image", "label"}`` examples (see module doc);
+    ``total``: how many there are, for the progress bar."""
     metrics = SegmentationMetrics(num_classes, tuple(class_names), ignore_label)
     run = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     count = 0
-    for example in progress_bar(examples, desc="eval", unit="img", enabled=progress, leave=False):
+    for example in progress_bar(examples, desc="eval", unit="img", enabled=progress, leave=False,
+                                total=total):
         image = np.asarray(example["image"])
         label = np.asarray(example["label"])[..., 0]
         prediction = predict_at_label_size(run, image, label.shape, longer_side, scales, flip)

@@ -68,6 +68,9 @@ WeightsResolver = Callable[[str], "tuple[keras.Model, ModelConfig]"]
 
 log = logging.getLogger(__name__)
 
+#: Steps timed (after the compiling first ones) before the run's remaining time is estimated.
+ESTIMATE_AFTER_STEPS = 5
+
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the run stopped without saving the broken weights."""
@@ -483,6 +486,7 @@ class Trainer:
         if stop.requested and result.step < end:  # a stop during the last step changes nothing
             result.stopped_by = "Ctrl-C" if stop.signal == signal.SIGINT else "SIGTERM"
         elif self.chief:
+            log.info(f"Writing {self.model_dir / MODEL_FILE}")
             try:
                 save_model(self.model, self.model_config, self.model_dir / MODEL_FILE)
             except OSError as error:
@@ -530,7 +534,10 @@ class Trainer:
             window["wait"] += fetched - began
             window["time"] += finished - began
             bar.update(1)
-            bar.set_postfix(loss=f"{loss_value:.4f}")
+            data_value = float(data_loss)
+            bar.set_postfix(loss=f"{data_value:.4f}", weight_decay=f"{loss_value - data_value:.4f}")
+            if timed_steps == ESTIMATE_AFTER_STEPS and self.chief:
+                log.info(self._estimate(step_total / timed_steps, end - current))
             stopping = stop.requested  # read once: a signal after this is the next step's
             last = current == end or stopping
             if current % runtime.log_every_steps == 0 or last:
@@ -556,7 +563,7 @@ class Trainer:
                 saved_step = current
             if runtime.eval_every_steps and current % runtime.eval_every_steps == 0 \
                     and self.chief and not stopping:
-                result.eval = self.evaluate(progress=False)
+                result.eval = self.evaluate()
                 self.summaries.scalars("eval", current, result.eval)
                 with open(self.model_dir / EVAL_FILE, "a") as handle:
                     handle.write(json.dumps({"step": current, **result.eval}) + "\n")
@@ -566,6 +573,18 @@ class Trainer:
                 result.input_wait_fraction = wait_total / step_total
             if stopping:  # the checkpoint of this step is written above
                 return
+
+    def _estimate(self, seconds_per_step: float, remaining: int) -> str:
+        """How long the rest of the run will take at the measured speed (one line)."""
+        runtime = self.experiment.runtime
+        current = self.current_step()
+        evaluations = 0 if not runtime.eval_every_steps else \
+            (current + remaining) // runtime.eval_every_steps - current // runtime.eval_every_steps
+        text = (f"{1 / seconds_per_step:.2f} steps/s measured: about "
+                f"{format_duration(seconds_per_step * remaining)} for the {remaining} steps left")
+        if evaluations:
+            text += f", plus {evaluations} evaluation(s)"
+        return text
 
     def _image_summary(self, images, labels, step: int) -> None:
         if not self.chief:
@@ -590,7 +609,18 @@ class Trainer:
                             flip=runtime.eval_flip, progress=progress)
         return evaluate(self.model, examples, self.model_config.num_classes,
                         self.model_config.class_names, longer_side=data.eval_longer_side,
-                        scales=runtime.eval_scales, flip=runtime.eval_flip, progress=progress)
+                        scales=runtime.eval_scales, flip=runtime.eval_flip, progress=progress,
+                        total=self.data_report.counts.get(split or data.eval_split))
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``6 min 5 s`` or ``2 h 10 min``: a duration as a person reads it."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 def format_scores(scores: dict[str, float]) -> str:

@@ -249,7 +249,7 @@ BUNDLED_MODELS: tuple[OfficialRelease, ...] = (
         checkpoint_member="", results=(),
         sha256="c2f9212df8c138c7f6ac9446b9cea4f5fe757af8854b38c58bd7610eb841a65e",
         notes="background / person; DeepLab v3+ MobileNetV2 1.0 (decoder), runs at output "
-              "stride 8; person IoU (mean per photo): see README, 'The bundled person model'"),
+              "stride 8; person IoU (mean per photo): see docs/quality.md"),
     OfficialRelease(
         name="person_fast", zoo_name="deeplabv3_mnv2_dm05_person_fast",
         archive="person_fast.keras", backbone="mobilenet_v2", depth_multiplier=0.5,

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import PROJECT_ROOT
 from deeplab.config import ModelConfig
-from deeplab.training.cli import quick_start_overrides, run_from_args
+from deeplab.training.cli import check_config, quick_start_overrides, run_from_args
 from deeplab.training.config import (ExperimentConfig, apply_override, dump_experiment,
                                      load_experiment)
 from deeplab.training.trainer import target_model_config
@@ -56,8 +56,8 @@ def test_class_names_change_the_head_size_only():
 
 
 def test_quick_start_flags_and_cli_config_errors(tmp_path, capsys):
-    assert quick_start_overrides("w.pb", "/data", 5) == [
-        "model.weights=w.pb", "data.kind=folder", "data.root=/data", "schedule.steps=5"]
+    assert quick_start_overrides("w.pb", "/data") == [
+        "model.weights=w.pb", "data.kind=folder", "data.root=/data"]
     code = run_from_args(config=str(tmp_path / "missing.yaml"), model_dir=str(tmp_path / "run"),
                          overrides=[])
     assert code == 2 and "missing.yaml" in capsys.readouterr().err
@@ -93,3 +93,18 @@ def test_console_scripts_point_at_library_entry_points():
     with pytest.raises(SystemExit) as exit_:
         train_main(["--help"])
     assert exit_.value.code == 0
+
+
+def test_steps_caps_the_warmup_at_a_tenth_and_says_so_once(tmp_path, logged):
+    path = tmp_path / "long.yaml"
+    path.write_text("schedule: {steps: 5000, warmup_steps: 100}\n")
+    short = check_config(str(path), [], steps=20)
+    assert (short.schedule.steps, short.schedule.warmup_steps) == (20, 2)
+    assert logged == [
+        "warm-up 100 -> 2 steps (a tenth of --steps 20; --set schedule.warmup_steps=N to choose)"]
+    kept = check_config(str(path), [], steps=2000)  # 100 is already within a tenth
+    assert (kept.schedule.steps, kept.schedule.warmup_steps) == (2000, 100)
+    chosen = check_config(str(path), ["schedule.warmup_steps=5"], steps=20)
+    assert chosen.schedule.warmup_steps == 5  # --set wins over the scaling
+    assert len(logged) == 1
+    assert check_config(str(path), ["schedule.steps=20"]) is None  # no --steps: still refused

@@ -24,7 +24,7 @@ from deeplab.model import build_deeplab
 from deeplab.training.config import load_experiment
 from deeplab.training.losses import segmentation_loss
 from deeplab.weights.run_folder import is_run_folder, load_run_model
-from deeplab.training.trainer import Trainer, TrainingDiverged
+from deeplab.training.trainer import Trainer, TrainingDiverged, format_duration
 from conftest import PROJECT_ROOT
 from data_fixtures import write_folder_dataset
 from training_fixtures import tiny_overrides
@@ -174,3 +174,17 @@ def test_frozen_batch_norm_and_mixed_precision(data_root, tmp_path):
     for old, new in zip(before_bn, batch_norm.get_weights()):
         np.testing.assert_array_equal(old, new)
     assert not np.array_equal(before_kernel, conv.get_weights()[0])
+
+
+def test_a_run_estimates_its_time_and_says_what_it_does_after_the_last_step(data_root, tmp_path,
+                                                                             logged):
+    experiment = load_experiment(None, tiny_overrides(data_root, **{"schedule.steps": 12}))
+    Trainer(experiment, tmp_path / "run").train()
+    estimates = [m for m in logged if "steps/s measured" in m]
+    assert len(estimates) == 1  # once, after 5 timed steps (3-7; 1-2 compile): 5 steps left
+    assert estimates[0].endswith("for the 5 steps left")
+    assert logged[-1] == f"Writing {tmp_path / 'run' / 'model.keras'}"
+
+
+def test_durations_read_as_a_person_reads_them():
+    assert [format_duration(s) for s in (4.4, 65, 7805)] == ["4 s", "1 min 5 s", "2 h 10 min"]
