@@ -28,6 +28,7 @@ def release(run: Path, alpha: float, size: int, calibration_dir: Path, output: P
     from deeplab.rewrites import optimize_for_inference
     from deeplab.training.wise_ft import wise_ft_model
 
+    output.mkdir(parents=True, exist_ok=True)
     model, config = wise_ft_model(run, alpha)
     config = config.replace(crop_size=size)
     keras_path = save_model(model, config, output / "person_fast.keras")
