@@ -188,3 +188,25 @@ def test_a_run_estimates_its_time_and_says_what_it_does_after_the_last_step(data
 
 def test_durations_read_as_a_person_reads_them():
     assert [format_duration(s) for s in (4.4, 65, 7805)] == ["4 s", "1 min 5 s", "2 h 10 min"]
+
+
+def test_person_masks_train_a_model_with_more_classes_beside_a_frozen_teacher(data_root, tmp_path):
+    from deeplab.model import save_model
+
+    classes = ["background", "cat", "person"]
+    config = ModelConfig("mobilenet_v2", 0.5, 3, 16, class_names=tuple(classes))
+    teacher = build_deeplab(config)
+    teacher_path = save_model(teacher, config, tmp_path / "teacher.keras")
+    overrides = tiny_overrides(data_root, **{
+        "schedule.steps": 3, "data.label_names": "[background, person]",
+        "schedule.distill_from": str(teacher_path), "schedule.distill_weight": 0.5})
+    overrides[0] = ("model.architecture={backbone: mobilenet_v2, depth_multiplier: 0.5, "
+                    "num_classes: 3, output_stride: 16}")
+    overrides.append(f"model.class_names=[{', '.join(classes)}]")
+    trainer = Trainer(load_experiment(None, overrides), tmp_path / "run")
+    assert trainer.teacher is not None and not trainer.teacher.trainable
+    assert trainer.label_sets.tolist() == [[1, 1, 0], [0, 0, 1]]  # a cat may stay a cat
+    result = trainer.train()
+    assert result.step == 3 and all(np.isfinite(h["loss"]) for h in result.history)
+    scores = trainer.evaluate(progress=False)
+    assert "iou/person" in scores and "iou/cat" not in scores  # scored in the data's labels
