@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="main (default): the main subject and anyone at least "
                              f"{MAIN_SUBJECT_AREA_FRACTION * 100:.0f}%% of its size stay sharp, "
                              "passers-by are blurred with the background; all: everyone found")
+    parser.add_argument("--keep-held", action="store_true",
+                        help="also keep sharp what the subject holds or touches (a camera, a "
+                             "helmet, a cup): regions the network half-sees attached to the "
+                             "subject; may keep a little background beside it sharp too")
     parser.add_argument("--blur-radius", type=number(float, 0.0, MAX_BLUR_RADIUS, "--blur-radius"),
                         default=None, metavar="PX",
                         help=f"disc radius in pixels, 0..{MAX_BLUR_RADIUS:g} (default: 1.2%% of "
@@ -245,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     options = PortraitOptions(
         output_dir=args.output, mode=args.mode, weights=args.weights,
         video_weights=args.video_weights, classes=args.classes,
-        subjects=args.subjects,
+        subjects=args.subjects, keep_held=args.keep_held,
         blur_radius=args.blur_radius, depth_falloff=args.depth_falloff,
         background=args.background, matte=args.matte, save_matte=args.save_matte,
         overwrite=args.overwrite or args.if_exists == "overwrite",

@@ -73,6 +73,7 @@ class PortraitOptions:
     video_weights: str | None = None  # None: see deeplab.portrait.models.video_weights_for
     classes: str = "person"
     subjects: str = "main"
+    keep_held: bool = False
     blur_radius: float | None = None
     relative_blur_radius: float = BokehConfig.relative_radius
     depth_falloff: float = 0.0
@@ -483,7 +484,8 @@ class PortraitRunner:
 
     def _render_config(self, classes: tuple[int, ...]) -> RenderConfig:
         return RenderConfig(mode=self.options.mode, subject_classes=classes,
-                            subjects=self.options.subjects, matte=self.options.matte_config,
+                            subjects=self.options.subjects, keep_held=self.options.keep_held,
+                            matte=self.options.matte_config,
                             bokeh=self.options.bokeh(), background=self._background)
 
     def _matte_path(self, item: InputItem, single_input: bool) -> Path | None:

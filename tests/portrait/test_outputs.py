@@ -18,6 +18,13 @@ from portrait_fakes import BrightIsPerson, photo, save
 MAGENTA = (255, 0, 255)
 
 
+@pytest.fixture(autouse=True)
+def fake_model(monkeypatch):
+    """The command line runs the fake network too."""
+    monkeypatch.setattr("deeplab.portrait.pipeline.load_probability_model",
+                        lambda source, **options: BrightIsPerson())
+
+
 def transparent_photo() -> tuple[np.ndarray, np.ndarray]:
     """The test photo with a transparent left third hiding bright magenta (which the fake
     network would call a person) and a half-transparent band beside it."""
