@@ -238,9 +238,10 @@ def find_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> Fo
     different sub-folders do not collide. Folders and patterns never yield hidden files (among
     them the temp files of an interrupted run) nor anything under ``exclude`` (the output
     folder) when it lies inside the searched folder. Raises ``FileNotFoundError`` for an input
-    that matches nothing, and for a folder without any image or video. Files a folder holds
-    that are neither (by suffix, the same list ``image_files.IMAGE_SUFFIXES`` that says which
-    named files are images) are listed in ``ignored``, so that the summary can say so.
+    that matches nothing, and for a folder without any image or video. Files a folder or a
+    pattern holds that are neither (by suffix, the same list ``image_files.IMAGE_SUFFIXES``
+    that says which named files are images) are listed in ``ignored``, so that the summary
+    can say so.
     """
     items: list[InputItem] = []
     unreadable: list[tuple[Path, str]] = []
@@ -275,8 +276,10 @@ def find_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> Fo
         elif glob.has_magic(str(entry)):
             skip = _excluded_below(_glob_root(str(entry)), excluded)
             matches = sorted(Path(m) for m in glob.glob(str(entry), recursive=True))
-            matches = [m for m in matches if m.is_file() and _kind(m)
-                       and not m.name.startswith(".") and not _inside(m, skip)]
+            matches = [m for m in matches if m.is_file() and not m.name.startswith(".")
+                       and not _inside(m, skip)]
+            ignored += [m for m in matches if not _kind(m)]
+            matches = [m for m in matches if _kind(m)]
             if not matches:
                 raise FileNotFoundError(f"no image or video matches {entry!r}")
             for found_path in matches:

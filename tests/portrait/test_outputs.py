@@ -185,6 +185,10 @@ def test_a_folder_holds_the_formats_a_named_file_may_have(tmp_path):
     assert sorted(p.name for p in summary.written) == ["g.png", "w.png"]
     assert ("2 file(s) in the input folders are not images or videos this program reads "
             "(.heic, .txt): not processed") in summary.report()
+    ignored = []
+    assert [i.path.name for i in expand_inputs([str(folder / "*")], ignored=ignored)] == [
+        "g.gif", "w.webp"]
+    assert sorted(p.name for p in ignored) == ["clip.heic", "notes.txt"]
 
 
 def test_gif_decodes_without_opencv_gif_support(tmp_path, monkeypatch):
