@@ -169,9 +169,10 @@ def main() -> None:
         person = portrait_io.read_matte(next((dev / "masks").glob(f"{path.stem}.*")),
                                         photo.shape[:2]) > 0.5
         plain = {o: kept_sharp(model, photo, o) for o in (False, True)}
-        add("person_dev, nothing held", {o: {"iou": quality.iou(k.astype(np.float32), person),
-                                             "background": (k & ~person).sum() / max(1, (~person).sum())}
-                                         for o, k in plain.items()})
+        add("person_dev, nothing held", {
+            o: {"iou": quality.iou(k.astype(np.float32), person),
+                "background": (k & ~person).sum() / max(1, (~person).sum())}
+            for o, k in plain.items()})
         obj, obj_mask = objects[index % len(objects)]
         pasted = paste_touching(photo, person, obj, obj_mask, rng)
         if pasted is None:

@@ -9,8 +9,9 @@ atomically and never replace an existing file (an input above all) unless ``over
 an output whose name is taken is written under the next free numbered name (``a-1.jpg``) or
 skipped, as ``if_exists`` says, and the summary counts them. The name is claimed when the
 finished file is published, so concurrent runs cannot clobber each other. A photo with an alpha
-channel keeps it, or is flattened onto white, as ``alpha`` says (``transparency``). A photo or video without a subject is handled as ``if_empty`` says (see
-``deeplab.portrait.presence``) and named in the summary.
+channel keeps it, or is flattened onto white, as ``alpha`` says (``transparency``). A photo or
+video without a subject is handled as ``if_empty`` says (see ``deeplab.portrait.presence``) and
+named in the summary.
 """
 
 from __future__ import annotations
@@ -239,9 +240,8 @@ def find_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> Fo
     them the temp files of an interrupted run) nor anything under ``exclude`` (the output
     folder) when it lies inside the searched folder. Raises ``FileNotFoundError`` for an input
     that matches nothing, and for a folder without any image or video. Files a folder or a
-    pattern holds that are neither (by suffix, the same list ``image_files.IMAGE_SUFFIXES``
-    that says which named files are images) are listed in ``ignored``, so that the summary
-    can say so.
+    pattern holds that are neither (by suffix: the one list, ``image_files.IMAGE_SUFFIXES``)
+    are listed in ``ignored``, so that the summary can say so.
     """
     items: list[InputItem] = []
     unreadable: list[tuple[Path, str]] = []
