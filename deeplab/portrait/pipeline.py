@@ -148,10 +148,12 @@ class Summary:
         if self.interrupted:
             lines[0] += f"; interrupted, {self.not_started} not started"
         lines += [f"  {what}" for _, what in self.empty]
-        if self.numbered:
-            taken, written = self.numbered[0]
-            lines.append(f"  {len(self.numbered)} output name(s) were taken (e.g. {taken}): "
-                         f"written as numbered copies (e.g. {written}); --overwrite replaces, "
+        written = set(self.written)
+        numbered = [(taken, name) for taken, name in self.numbered if name in written]
+        if numbered:
+            taken, name = numbered[0]
+            lines.append(f"  {len(numbered)} output name(s) were taken (e.g. {taken}): "
+                         f"written as numbered copies (e.g. {name}); --overwrite replaces, "
                          "--if-exists skip skips")
         if self.existing:
             lines.append(f"  {len(self.existing)} skipped because the output exists (e.g. "
@@ -623,6 +625,7 @@ class PortraitRunner:
                 if numbered is None:
                     raise
                 summary.numbered.append((target, numbered))
+                self._targets.add(numbered.resolve())
                 target = numbered
         summary.written.append(target)
         return target

@@ -199,3 +199,24 @@ def test_gif_decodes_without_opencv_gif_support(tmp_path, monkeypatch):
     monkeypatch.setattr(cv2, "imdecode", real)
     assert decoded.shape == (96, 128, 3)
     assert np.abs(decoded.astype(int) - read_photo(path).rgb.astype(int)).max() <= 1
+
+
+def test_a_name_taken_while_rendering_goes_to_the_next_number(tmp_path, monkeypatch):
+    image = save(tmp_path / "in" / "a.png", photo())
+    out = tmp_path / "out"
+    from deeplab.portrait import pipeline
+
+    real = pipeline.write_image
+
+    def another_run_publishes_first(path, *args, **kwargs):
+        if path.name == "a.png":  # the name was free when chosen, taken when published
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"another run's output")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "write_image", another_run_publishes_first)
+    summary = run_portrait([image], PortraitOptions(output_dir=out), model=BrightIsPerson(),
+                           progress=False)
+    assert (out / "a.png").read_bytes() == b"another run's output"
+    assert summary.written == [out / "a-1.png"] and not summary.failed
+    assert "written as numbered copies (e.g. " in summary.report()
