@@ -18,6 +18,8 @@ import numpy as np
 
 ALPHA_CHOICES = ("keep", "flatten")
 FLATTEN_COLOUR = (255, 255, 255)
+#: Longer side at which the hidden colours are filled in.
+FILL_SIDE = 1024
 #: Output formats that can store an alpha channel.
 ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")
 
@@ -40,18 +42,27 @@ def fill_hidden(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """``rgb`` with the colour under fully transparent pixels replaced by a smooth extension of
     the visible colours (push-pull: alpha-weighted averages down a pyramid, filled back up).
 
-    Visible pixels (alpha > 0) keep their colour exactly; linear in the pixel count.
+    Visible pixels (alpha > 0) keep their colour exactly. The fill is computed with the longer
+    side at most ``FILL_SIDE`` (it only has to be plausible) and sampled up into the hidden
+    pixels, so a 100-MP photo costs a few uint8 copies.
     """
-    hidden = alpha == 0
-    if not hidden.any():
+    weight = cv2.compare(alpha, 0, cv2.CMP_GT)  # 0 / 255
+    visible = cv2.countNonZero(weight)
+    if visible == alpha.size:
         return rgb
-    if hidden.all():
+    if visible == 0:
         return np.full_like(rgb, 128)
-    weight = (~hidden).astype(np.float32)
-    filled = _push_pull(rgb.astype(np.float32) * weight[..., None], weight)
-    out = rgb.copy()
-    out[hidden] = np.clip(filled[hidden] + np.float32(0.5), 0, 255).astype(np.uint8)
-    return out
+    height, width = alpha.shape
+    scale = min(1.0, FILL_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    shown = cv2.bitwise_and(rgb, rgb, mask=weight)  # hidden colours set to 0
+    small = cv2.resize(shown, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    small_weight = cv2.resize(weight, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    filled = _push_pull(small, small_weight * np.float32(1.0 / 255.0))
+    filled = np.clip(filled + np.float32(0.5), 0, 255).astype(np.uint8)
+    if size != (width, height):
+        filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
+    return cv2.copyTo(filled, cv2.bitwise_not(weight), shown)  # into the hidden pixels only
 
 
 def _push_pull(weighted: np.ndarray, weight: np.ndarray) -> np.ndarray:
