@@ -126,8 +126,9 @@ class Summary:
     empty: list[tuple[Path, str]] = field(default_factory=list)
     #: Outputs written under a numbered name because theirs was taken: (taken, written).
     numbered: list[tuple[Path, Path]] = field(default_factory=list)
-    #: Outputs skipped because their name was taken (``if_exists="skip"``; also in ``skipped``).
-    existing: list[Path] = field(default_factory=list)
+    #: Inputs skipped because their output exists (``if_exists="skip"``; also in ``skipped``):
+    #: (input, output).
+    existing: list[tuple[Path, Path]] = field(default_factory=list)
     #: Photos with transparency: (input, what was done with their alpha).
     transparent: list[tuple[Path, str]] = field(default_factory=list)
     #: Files in input folders that are neither images nor videos this program reads.
@@ -153,12 +154,12 @@ class Summary:
         if numbered:
             taken, name = numbered[0]
             lines.append(f"  {len(numbered)} output name(s) were taken (e.g. {taken}): "
-                         f"written as numbered copies (e.g. {name}); --overwrite replaces, "
-                         "--if-exists skip skips")
+                         f"written as numbered copies (e.g. {name}); --overwrite to replace "
+                         "them, --if-exists skip to skip them")
         if self.existing:
             lines.append(f"  {len(self.existing)} skipped because the output exists (e.g. "
-                         f"{self.existing[0]}); --overwrite replaces, --if-exists number writes "
-                         "numbered copies")
+                         f"{self.existing[0][1]}); --overwrite to replace them, --if-exists "
+                         "number for numbered copies")
         for what in dict.fromkeys(what for _, what in self.transparent):
             count = sum(1 for _, done in self.transparent if done == what)
             lines.append(f"  {count} photo(s) with transparency: {what}")
@@ -167,7 +168,7 @@ class Summary:
             lines.append(f"  {len(self.ignored)} file(s) in the input folders are not images or "
                          f"videos this program reads ({', '.join(kinds[:5])}"
                          f"{', ...' if len(kinds) > 5 else ''}): not processed")
-        existing = set(self.existing)
+        existing = {path for path, _ in self.existing}
         lines += [f"  skipped {path}: {why}" for path, why in self.skipped
                   if path not in existing]
         lines += [f"  FAILED  {path}: {why}" for path, why in self.failed]
@@ -577,7 +578,7 @@ class PortraitRunner:
         why = existing_output(self.options, item, target)
         if why is not None:
             if target.exists() and resolved != item.path.resolve():
-                summary.existing.append(item.path)
+                summary.existing.append((item.path, target))
             summary.skipped.append((item.path, why))
             return None
         return target

@@ -133,7 +133,7 @@ def test_rerun_writes_numbered_copies_and_never_touches_a_users_file(tmp_path):
     report = second.report()
     assert report.startswith("portrait: 1 written, 0 skipped, 0 failed")
     assert "1 output name(s) were taken" in report and "a-2.png" in report
-    assert "--overwrite replaces" in report
+    assert "--overwrite to replace them" in report
 
 
 def test_two_inputs_with_one_stem_are_both_written(tmp_path):
@@ -158,7 +158,8 @@ def test_skip_mode_counts_existing_outputs_in_one_line(tmp_path, capsys):
     assert infer_main(arguments + ["--if-exists", "skip"]) == 0
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "portrait: 0 written, 3 skipped, 0 failed"
-    assert len(err) == 2 and err[1].startswith("  3 skipped because the output exists")
+    assert len(err) == 2 and err[1].startswith("  3 skipped because the output exists (e.g. "
+                                               f"{tmp_path / 'out'}")
     before = (tmp_path / "out" / "a.png").read_bytes()
     assert infer_main(arguments + ["--if-exists", "overwrite"]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png", "c.png"]

@@ -96,7 +96,7 @@ def test_save_matte_and_skip_existing_and_overwrite(tmp_path, photos):
     again = run_portrait([photos / "a.jpg"], options, model=FakeSegmenter(), progress=False)
     assert not again.written and len(again.skipped) == 1 and again.exit_code == 0
     assert "1 skipped because the output exists" in again.report()
-    assert "--overwrite replaces" in again.report()
+    assert "--overwrite to replace them" in again.report() and "a.jpg" in again.report()
     forced = run_portrait([photos / "a.jpg"],
                           PortraitOptions(output_dir=tmp_path / "out", overwrite=True),
                           model=FakeSegmenter(), progress=False)
