@@ -337,6 +337,23 @@ def existing_output(options: PortraitOptions, item: InputItem, target: Path) -> 
     return None
 
 
+def prepare_alpha(options: PortraitOptions, photo, target: Path) -> str | None:
+    """Keep a transparent photo's alpha for the output ``target`` (its hidden colours filled),
+    or flatten it onto white as ``alpha`` asks or when the output format cannot store it; in
+    place, before the network sees the photo. What was done, or None for an opaque photo.
+    ``infer.py`` and the Beam job (``deeplab.portrait.beam``) both call it, so both write the
+    same bytes."""
+    if photo.alpha is None:
+        return None
+    if options.alpha == "keep" and carries_alpha(target.suffix):
+        photo.rgb = fill_hidden(photo.rgb, photo.alpha)
+        return "alpha kept in the output (--alpha flatten puts them on white instead)"
+    photo.rgb = flatten(photo.rgb, photo.alpha)
+    photo.alpha = None
+    return ("flattened onto white (--alpha flatten)" if options.alpha == "flatten"
+            else f"flattened onto white ({target.suffix} output cannot store alpha)")
+
+
 def photo_batches(photos: list[InputItem], batch_size: int, batch_pixels: int
                   ) -> list[list[InputItem]]:
     """Consecutive groups of at most ``batch_size`` photos and ``batch_pixels`` pixels (by the
@@ -632,19 +649,10 @@ class PortraitRunner:
         return target
 
     def _prepare_alpha(self, item: InputItem, photo, target: Path, summary: Summary) -> None:
-        """Keep a transparent photo's alpha for the output (its hidden colours filled), or
-        flatten it onto white as ``alpha`` asks or when the output format cannot store it."""
-        if photo.alpha is None:
-            return
-        if self.options.alpha == "keep" and carries_alpha(target.suffix):
-            photo.rgb = fill_hidden(photo.rgb, photo.alpha)
-            what = "alpha kept in the output (--alpha flatten puts them on white instead)"
-        else:
-            photo.rgb = flatten(photo.rgb, photo.alpha)
-            photo.alpha = None
-            what = ("flattened onto white (--alpha flatten)" if self.options.alpha == "flatten"
-                    else f"flattened onto white ({target.suffix} output cannot store alpha)")
-        summary.transparent.append((item.path, what))
+        """:func:`prepare_alpha`, noted in ``summary``."""
+        what = prepare_alpha(self.options, photo, target)
+        if what is not None:
+            summary.transparent.append((item.path, what))
 
     def _run_photo_batch(self, batch: list[InputItem], summary: Summary) -> None:
         loaded = []

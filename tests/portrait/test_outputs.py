@@ -202,6 +202,24 @@ def test_gif_decodes_without_opencv_gif_support(tmp_path, monkeypatch):
     assert np.abs(decoded.astype(int) - read_photo(path).rgb.astype(int)).max() <= 1
 
 
+def test_a_gif_decoded_by_pillow_is_held_to_the_pixel_budget(tmp_path, monkeypatch):
+    """The Pillow fallback is inside ``decode_pixels``: measured before, checked after."""
+    from deeplab import image_files
+
+    path = write_gif(tmp_path / "g.gif", photo(300, 400))
+    monkeypatch.setattr(cv2, "imdecode", lambda *a, **k: None)  # an OpenCV before 4.11
+    monkeypatch.setattr(image_files, "_decode_with_pillow",
+                        lambda *a: pytest.fail("decoded a GIF over the budget"))
+    with pytest.raises(image_files.ImageTooLargeError, match="400x300"):
+        read_photo(path, max_pixels=100_000)
+    monkeypatch.undo()
+    monkeypatch.setattr(cv2, "imdecode", lambda *a, **k: None)
+    monkeypatch.setattr(image_files, "image_size", lambda source: (10, 10))  # a lying header
+    with pytest.raises(image_files.ImageTooLargeError, match="400x300"):
+        read_photo(path, max_pixels=100_000)
+    assert read_photo(path, max_pixels=120_000).rgb.shape == (300, 400, 3)
+
+
 def test_a_name_taken_while_rendering_goes_to_the_next_number(tmp_path, monkeypatch):
     image = save(tmp_path / "in" / "a.png", photo())
     out = tmp_path / "out"
