@@ -21,9 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-#: The one list of image file suffixes. Photo formats OpenCV decodes here (portrait mode, export
-#: check and calibration images) ...
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+#: The one list of image file suffixes. Photo formats read here (portrait mode, export check and
+#: calibration images): by OpenCV, or by Pillow where this OpenCV lacks the decoder (GIF before
+#: OpenCV 4.11). A folder is scanned for exactly these; a file named on the command line is
+#: decoded whatever its suffix ...
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 #: ... those ``tf.io.decode_image`` decodes too (training data sets: no WebP, no TIFF) ...
 TF_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 #: ... and the JPEG ones (a JPEG photo is written back as JPEG).
@@ -42,7 +44,7 @@ class ImageTooLargeError(UnreadableImageError):
 #: The default pixel budget of every decoded image (a 100-MP photo decodes to 300 MB of RGB).
 MAX_PIXELS = 100_000_000
 #: What an unreadable file was expected to be.
-EXPECTED_FORMATS = "expected a JPEG, PNG, BMP, TIFF or WebP file"
+EXPECTED_FORMATS = "expected a JPEG, PNG, BMP, TIFF, WebP or GIF file"
 #: Bytes read to find the size in a header this module parses itself (Radiance, PFM, PAM, PNM).
 _HEADER_BYTES = 1 << 16
 #: The formats OpenCV decodes, by the signature its decoders check (first match wins), and the
@@ -187,7 +189,9 @@ def decode_pixels(data: bytes | np.ndarray, name: str = "<bytes>",
                   max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
     """``cv2.imdecode`` (channels and depth unchanged) within a pixel budget: the header is
     measured first, and the decoded size checked again (the one check every decoded image,
-    matte, background and mask passes). Raises ``UnreadableImageError`` naming ``name``."""
+    matte, background and mask passes). A format this OpenCV has no decoder for (GIF before
+    4.11) is decoded by Pillow (:func:`_decode_with_pillow`), within the same budget. Raises
+    ``UnreadableImageError`` naming ``name``."""
     import cv2
 
     buffer = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else data
@@ -195,6 +199,8 @@ def decode_pixels(data: bytes | np.ndarray, name: str = "<bytes>",
         raise UnreadableImageError(f"cannot read image {name}: the file is empty")
     check_pixel_budget(buffer, max_pixels, name)
     decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.size == 0:  # measured above: Pillow decodes that same format
+        decoded = _decode_with_pillow(buffer)
     if decoded is None or decoded.size == 0:
         raise UnreadableImageError(f"cannot read image {name}: {EXPECTED_FORMATS} (corrupt or "
                                    "unsupported format)")
@@ -297,6 +303,24 @@ def decode_image(data: bytes | np.ndarray, orientation: int = 1, name: str = "<b
     if alpha is not None and alpha.min() == 255:
         alpha = None  # fully opaque: no information, keep the fast RGB path
     return Photo(rgb=np.ascontiguousarray(rgb), alpha=alpha, orientation=orientation)
+
+
+def _decode_with_pillow(buffer: np.ndarray) -> np.ndarray | None:
+    """Pillow's decoding (first frame) as OpenCV would give it (BGR/BGRA/gray); None if it
+    cannot: formats this OpenCV build has no decoder for (GIF before 4.11)."""
+    import io
+
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(buffer.tobytes())) as image:
+            has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+            if image.mode in ("L", "I;16") and not has_alpha:
+                return np.asarray(image)
+            rgb = np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+    except Exception:  # not an image Pillow knows either: the caller says what was expected
+        return None
+    return rgb[..., [2, 1, 0, 3]] if has_alpha else rgb[..., ::-1]
 
 
 def read_photo(path: str | os.PathLike, *, apply_orientation: bool = True,

@@ -31,6 +31,7 @@ from deeplab.portrait.litert import CACHE_PRECISIONS
 from deeplab.portrait.models import BACKENDS, DEFAULT_WEIGHTS, FAST_WEIGHTS
 from deeplab.portrait.presence import IF_EMPTY_CHOICES
 from deeplab.portrait.subjects import MAIN_SUBJECT_AREA_FRACTION, SUBJECT_CHOICES
+from deeplab.portrait.transparency import ALPHA_CHOICES
 from deeplab.portrait.render import VIDEO_INPUT_SIZE
 from deeplab.portrait.quiet import quiet_environment
 from deeplab.portrait.io import VIDEO_SUFFIXES
@@ -85,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="main (default): the main subject and anyone at least "
                              f"{MAIN_SUBJECT_AREA_FRACTION * 100:.0f}%% of its size stay sharp, "
                              "passers-by are blurred with the background; all: everyone found")
+    parser.add_argument("--keep-held", action="store_true",
+                        help="also keep sharp what the subject holds or touches (a camera, a "
+                             "helmet, a cup): regions the network half-sees attached to the "
+                             "subject; may keep a little background beside it sharp too")
     parser.add_argument("--blur-radius", type=number(float, 0.0, MAX_BLUR_RADIUS, "--blur-radius"),
                         default=None, metavar="PX",
                         help=f"disc radius in pixels, 0..{MAX_BLUR_RADIUS:g} (default: 1.2%% of "
@@ -105,8 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "folder of <stem>.png; resized to the photo when smaller")
     parser.add_argument("--save-matte", action="store_true",
                         help="also write DIR/<stem>_matte.png (8-bit, full resolution)")
+    parser.add_argument("--if-exists", choices=("number", "skip", "overwrite"), default="number",
+                        help="when an output's name is taken: number (default) = write "
+                             "<stem>-1.<ext> (the next free number), skip = write nothing for "
+                             "that input (resume a batch), overwrite = as --overwrite; the "
+                             "summary counts them")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files (even an input)")
+    parser.add_argument("--alpha", choices=ALPHA_CHOICES, default="keep",
+                        help="photos with transparency: keep (default) = the output carries "
+                             "their alpha (PNG), flatten = composite them onto white first")
     parser.add_argument("--batch-size", type=number(int, 1, 64, "--batch-size"), default=4,
                         help="photos per network call, 1..64 (default: %(default)s)")
     parser.add_argument("--max-megapixels", type=number(float, 0.1, 1000.0, "--max-megapixels"),
@@ -236,10 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     options = PortraitOptions(
         output_dir=args.output, mode=args.mode, weights=args.weights,
         video_weights=args.video_weights, classes=args.classes,
-        subjects=args.subjects,
+        subjects=args.subjects, keep_held=args.keep_held,
         blur_radius=args.blur_radius, depth_falloff=args.depth_falloff,
         background=args.background, matte=args.matte, save_matte=args.save_matte,
-        overwrite=args.overwrite, batch_size=args.batch_size,
+        overwrite=args.overwrite or args.if_exists == "overwrite",
+        if_exists="number" if args.if_exists == "overwrite" else args.if_exists,
+        alpha=args.alpha, batch_size=args.batch_size,
         max_pixels=int(args.max_megapixels * 1e6), input_size=args.input_size,
         video_input_size=args.video_input_size, jpeg_quality=args.jpeg_quality,
         backend=args.backend, precision=args.precision, use_cache=args.use_cache,

@@ -179,21 +179,29 @@ WRAP_ROWS = 256
 #: Colour consistency: an edge pixel within this colour distance (Euclidean, 0..441) of the
 #: local old background keeps only that fraction of its alpha.
 BACKGROUND_LIKE_DISTANCE = 40.0
+#: ... unless the network is sure the pixel is the subject: from this probability on the drop
+#: shrinks, and at 1 there is none (a grey cheek as bright as the sky behind it stays).
+CONFIDENT_FROM = 0.9
 
 
 def consistent_alpha(photo: np.ndarray, alpha8: np.ndarray, old_background: np.ndarray,
-                     ) -> np.ndarray:
+                     confidence: np.ndarray | None = None) -> np.ndarray:
     """The matte lowered where the pixel looks like the old background there.
 
     A matte that spills over the background (a soft rim above the hair) would paste the old
     background's colour onto the new one: an olive or grey fringe. An edge pixel whose colour is
     within ``BACKGROUND_LIKE_DISTANCE`` of the local background estimate keeps alpha in
     proportion to that distance (never raised); subject pixels, whose colour differs from what
-    is behind them, keep theirs.
+    is behind them, keep theirs. ``confidence`` (the network's subject probability at these
+    pixels) protects what the network is sure of: a colour match alone must not open a hole
+    inside the subject (a grayscale portrait's cheek is as bright as the sky).
     """
     difference = photo.astype(np.float32) - old_background.astype(np.float32)
     distance = np.sqrt((difference * difference).sum(axis=-1))
     keep = np.clip(distance * np.float32(1.0 / BACKGROUND_LIKE_DISTANCE), 0.0, 1.0)
+    if confidence is not None:
+        sure = (confidence - np.float32(CONFIDENT_FROM)) * np.float32(1.0 / (1.0 - CONFIDENT_FROM))
+        keep = np.maximum(keep, np.clip(sure, 0.0, 1.0))
     return np.clip(alpha8.astype(np.float32) * keep + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -255,7 +263,8 @@ def replace_composite(image: np.ndarray, matte, new_background: np.ndarray,
         alpha8 = refined.alpha8[ys, xs]
         background = None if old is None else sample(*old, ys, xs)
         if background is not None:
-            alpha8 = consistent_alpha(image[ys, xs], alpha8, background)
+            sure = None if refined.confidence is None else sample(*refined.confidence, ys, xs)
+            alpha8 = consistent_alpha(image[ys, xs], alpha8, background, sure)
         out[ys, xs] = composite_over(image[ys, xs], alpha8, out[ys, xs], background)
     return light_wrap(out, refined, fitted, wrap) if wrap > 0 else out
 

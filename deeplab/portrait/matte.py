@@ -148,13 +148,17 @@ class RefinedMatte:
 
     ``alpha8``: uint8 ``[H, W]`` (255 = subject); ``tiles``: ``EdgeTiles`` (runs of opaque and
     of mixed tiles: the compositing copies the former and blends only the latter); ``low``:
-    float32 matte at the working resolution (None for a given matte).
+    float32 matte at the working resolution (None for a given matte); ``confidence``: the
+    network's subject probability at the working resolution and where it sits on the photo
+    (None for a given matte), so that compositing never drops what the network is sure of.
     """
 
-    def __init__(self, alpha8: np.ndarray, tiles: EdgeTiles, low: np.ndarray | None = None):
+    def __init__(self, alpha8: np.ndarray, tiles: EdgeTiles, low: np.ndarray | None = None,
+                 confidence: tuple[np.ndarray, LowResMap] | None = None):
         self.alpha8 = alpha8
         self.tiles = tiles
         self.low = low
+        self.confidence = confidence
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -198,6 +202,8 @@ def refine(image: np.ndarray, probability: np.ndarray, config: MatteConfig = Mat
     if low_matte.shape == (height, width):
         refined = RefinedMatte.from_array(low_matte, tile)
         refined.low = low_matte
+        refined.confidence = (_at_size(probability, low_matte.shape),
+                              LowResMap(low_matte.shape, (height, width), (height, width)))
         return refined
     geometry = LowResMap(low_matte.shape, working.covered_hw, (height, width))
     lower = mean_b + np.minimum(mean_a, 0.0)  # gray is in [0, 1]
@@ -214,5 +220,14 @@ def refine(image: np.ndarray, probability: np.ndarray, config: MatteConfig = Mat
         run = cv2.convertScaleAbs(np.maximum(alpha, np.float32(0.0), out=alpha), alpha=255.0)
         alpha8[ys, xs] = run
         tiles.settle(ys, xs, run)  # the bounds were conservative: drop tiles that came out 0/255
-    return RefinedMatte(alpha8, tiles, low_matte)
+    return RefinedMatte(alpha8, tiles, low_matte,
+                        (_at_size(probability, low_matte.shape), geometry))
+
+
+def _at_size(probability: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """float32 ``probability`` at ``shape`` (area-averaged when larger)."""
+    probability = np.asarray(probability, np.float32)
+    if probability.shape == tuple(shape):
+        return probability
+    return cv2.resize(probability, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
 

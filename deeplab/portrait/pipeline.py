@@ -6,9 +6,12 @@ network call per group of equal working size), so memory stays bounded however m
 large the files are. A file that cannot be read or rendered is reported once, in the summary,
 and skipped; the run goes on and ends with a non-zero exit status. Outputs are written
 atomically and never replace an existing file (an input above all) unless ``overwrite`` is set:
-the name is claimed when the finished file is published, so concurrent runs cannot clobber each
-other. A photo or video without a subject is handled as ``if_empty`` says (see
-``deeplab.portrait.presence``) and named in the summary.
+an output whose name is taken is written under the next free numbered name (``a-1.jpg``) or
+skipped, as ``if_exists`` says, and the summary counts them. The name is claimed when the
+finished file is published, so concurrent runs cannot clobber each other. A photo with an alpha
+channel keeps it, or is flattened onto white, as ``alpha`` says (``transparency``). A photo or
+video without a subject is handled as ``if_empty`` says (see ``deeplab.portrait.presence``) and
+named in the summary.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from deeplab.portrait.models import (DEFAULT_WEIGHTS, FAST_WEIGHTS, ProbabilityM
                                      load_probability_model, resolve_classes, video_weights_for)
 from deeplab.portrait.presence import KEPT_MODES, check_if_empty, has_subject, keeps_photo
 from deeplab.portrait.quiet import native_stderr_captured
+from deeplab.portrait.transparency import (attach_alpha, carries_alpha, check_alpha_choice,
+                                           fill_hidden, flatten)
 from deeplab.portrait.render import (PHOTO_INPUT_SIZE, VIDEO_INPUT_SIZE, RenderConfig, render,
                                      working_image)
 from deeplab.portrait.video import NoSubjectInVideo, output_video_extension, process_video
@@ -45,6 +50,12 @@ ITEM_ERRORS = (UnreadableImageError, ValueError, OSError, cv2.error)
 BATCH_PIXELS = 50_000_000
 #: The names a matte in a --matte folder may have, after its photo's stem (PNG first).
 MATTE_SUFFIXES = (".png", ".PNG", *(s for s in IMAGE_SUFFIXES if s != ".png"))
+#: What to do when an output's name is taken (``overwrite`` replaces it instead): write the
+#: next free numbered name (``a-1.jpg``: a rerun with other options always shows its result and
+#: never touches the first), or skip the input (resuming an interrupted batch).
+IF_EXISTS_CHOICES = ("number", "skip")
+#: Numbered names tried before giving up on an input (``a-1`` .. ``a-999``).
+MAX_NUMBERED = 999
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +74,7 @@ class PortraitOptions:
     video_weights: str | None = None  # None: see deeplab.portrait.models.video_weights_for
     classes: str = "person"
     subjects: str = "main"
+    keep_held: bool = False
     blur_radius: float | None = None
     relative_blur_radius: float = BokehConfig.relative_radius
     depth_falloff: float = 0.0
@@ -70,6 +82,8 @@ class PortraitOptions:
     matte: Path | None = None
     save_matte: bool = False
     overwrite: bool = False
+    if_exists: str = "number"
+    alpha: str = "keep"
     batch_size: int = 4
     batch_pixels: int = BATCH_PIXELS
     max_pixels: int | None = MAX_PIXELS
@@ -110,6 +124,15 @@ class Summary:
     failed: list[tuple[Path, str]] = field(default_factory=list)
     #: Inputs without a subject (written as ``if_empty`` says): (input, what was done).
     empty: list[tuple[Path, str]] = field(default_factory=list)
+    #: Outputs written under a numbered name because theirs was taken: (taken, written).
+    numbered: list[tuple[Path, Path]] = field(default_factory=list)
+    #: Inputs skipped because their output exists (``if_exists="skip"``; also in ``skipped``):
+    #: (input, output).
+    existing: list[tuple[Path, Path]] = field(default_factory=list)
+    #: Photos with transparency: (input, what was done with their alpha).
+    transparent: list[tuple[Path, str]] = field(default_factory=list)
+    #: Files in input folders that are neither images nor videos this program reads.
+    ignored: list[Path] = field(default_factory=list)
     #: Inputs not started because the run was interrupted (Ctrl-C).
     not_started: int = 0
     interrupted: bool = False
@@ -126,7 +149,28 @@ class Summary:
         if self.interrupted:
             lines[0] += f"; interrupted, {self.not_started} not started"
         lines += [f"  {what}" for _, what in self.empty]
-        lines += [f"  skipped {path}: {why}" for path, why in self.skipped]
+        written = set(self.written)
+        numbered = [(taken, name) for taken, name in self.numbered if name in written]
+        if numbered:
+            taken, name = numbered[0]
+            lines.append(f"  {len(numbered)} output name(s) were taken (e.g. {taken}): "
+                         f"written as numbered copies (e.g. {name}); --overwrite to replace "
+                         "them, --if-exists skip to skip them")
+        if self.existing:
+            lines.append(f"  {len(self.existing)} skipped because the output exists (e.g. "
+                         f"{self.existing[0][1]}); --overwrite to replace them, --if-exists "
+                         "number for numbered copies")
+        for what in dict.fromkeys(what for _, what in self.transparent):
+            count = sum(1 for _, done in self.transparent if done == what)
+            lines.append(f"  {count} photo(s) with transparency: {what}")
+        if self.ignored:
+            kinds = sorted({p.suffix.lower() or p.name for p in self.ignored})
+            lines.append(f"  {len(self.ignored)} file(s) in the input folders are not images or "
+                         f"videos this program reads ({', '.join(kinds[:5])}"
+                         f"{', ...' if len(kinds) > 5 else ''}): not processed")
+        existing = {path for path, _ in self.existing}
+        lines += [f"  skipped {path}: {why}" for path, why in self.skipped
+                  if path not in existing]
         lines += [f"  FAILED  {path}: {why}" for path, why in self.failed]
         return "\n".join(lines)
 
@@ -183,10 +227,12 @@ def _glob_root(pattern: str) -> Path:
 
 @dataclass
 class FoundInputs:
-    """What the inputs expand to: the files, and folders that could not be searched."""
+    """What the inputs expand to: the files, folders that could not be searched, and the
+    files folders hold that are neither images nor videos (not processed)."""
 
     items: list[InputItem]
     unreadable: list[tuple[Path, str]]
+    ignored: list[Path] = field(default_factory=list)
 
 
 def find_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> FoundInputs:
@@ -196,10 +242,13 @@ def find_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> Fo
     different sub-folders do not collide. Folders and patterns never yield hidden files (among
     them the temp files of an interrupted run) nor anything under ``exclude`` (the output
     folder) when it lies inside the searched folder. Raises ``FileNotFoundError`` for an input
-    that matches nothing, and for a folder without any image or video.
+    that matches nothing, and for a folder without any image or video. Files a folder or a
+    pattern holds that are neither (by suffix: the one list, ``image_files.IMAGE_SUFFIXES``)
+    are listed in ``ignored``, so that the summary can say so.
     """
     items: list[InputItem] = []
     unreadable: list[tuple[Path, str]] = []
+    ignored: list[Path] = []
     seen: set[Path] = set()
     excluded = exclude.resolve() if exclude is not None else None
 
@@ -214,8 +263,10 @@ def find_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> Fo
         if path.is_dir():
             skip = _excluded_below(path, excluded)
             problems = len(unreadable)
-            found = [p for p in _files_below(path, unreadable)
-                     if _kind(p) and not _hidden(p, path) and not _inside(p, skip)]
+            files = [p for p in _files_below(path, unreadable)
+                     if not _hidden(p, path) and not _inside(p, skip)]
+            found = [p for p in files if _kind(p)]
+            ignored += [p for p in files if not _kind(p)]
             if not found and len(unreadable) == problems:
                 raise FileNotFoundError(
                     f"no image or video in folder {entry} (looked for "
@@ -228,20 +279,27 @@ def find_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> Fo
         elif glob.has_magic(str(entry)):
             skip = _excluded_below(_glob_root(str(entry)), excluded)
             matches = sorted(Path(m) for m in glob.glob(str(entry), recursive=True))
-            matches = [m for m in matches if m.is_file() and _kind(m)
-                       and not m.name.startswith(".") and not _inside(m, skip)]
+            matches = [m for m in matches if m.is_file() and not m.name.startswith(".")
+                       and not _inside(m, skip)]
+            ignored += [m for m in matches if not _kind(m)]
+            matches = [m for m in matches if _kind(m)]
             if not matches:
                 raise FileNotFoundError(f"no image or video matches {entry!r}")
             for found_path in matches:
                 add(found_path, Path(found_path.stem))
         else:
             raise FileNotFoundError(f"input not found: {entry}")
-    return FoundInputs(items, unreadable)
+    return FoundInputs(items, unreadable, ignored)
 
 
-def expand_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> list[InputItem]:
-    """The input files of :func:`find_inputs` (unreadable folders left out)."""
-    return find_inputs(inputs, exclude).items
+def expand_inputs(inputs: Sequence[str | Path], exclude: Path | None = None,
+                  ignored: list[Path] | None = None) -> list[InputItem]:
+    """The input files of :func:`find_inputs` (unreadable folders left out); the files it
+    ignores are appended to ``ignored`` when given."""
+    found = find_inputs(inputs, exclude)
+    if ignored is not None:
+        ignored += found.ignored
+    return found.items
 
 
 def output_suffix(mode: str, input_path: Path, is_video: bool) -> str:
@@ -277,6 +335,23 @@ def existing_output(options: PortraitOptions, item: InputItem, target: Path) -> 
     if options.save_matte and not item.is_video and matte_target(target).exists():
         return f"matte output exists ({matte_target(target)}); use --overwrite"
     return None
+
+
+def prepare_alpha(options: PortraitOptions, photo, target: Path) -> str | None:
+    """Keep a transparent photo's alpha for the output ``target`` (its hidden colours filled),
+    or flatten it onto white as ``alpha`` asks or when the output format cannot store it; in
+    place, before the network sees the photo. What was done, or None for an opaque photo.
+    ``infer.py`` and the Beam job (``deeplab.portrait.beam``) both call it, so both write the
+    same bytes."""
+    if photo.alpha is None:
+        return None
+    if options.alpha == "keep" and carries_alpha(target.suffix):
+        photo.rgb = fill_hidden(photo.rgb, photo.alpha)
+        return "alpha kept in the output (--alpha flatten puts them on white instead)"
+    photo.rgb = flatten(photo.rgb, photo.alpha)
+    photo.alpha = None
+    return ("flattened onto white (--alpha flatten)" if options.alpha == "flatten"
+            else f"flattened onto white ({target.suffix} output cannot store alpha)")
 
 
 def photo_batches(photos: list[InputItem], batch_size: int, batch_pixels: int
@@ -322,6 +397,10 @@ class PortraitRunner:
         self.should_stop = should_stop or (lambda: False)
         self._background = None
         check_if_empty(options.if_empty)
+        check_alpha_choice(options.alpha)
+        if options.if_exists not in IF_EXISTS_CHOICES:
+            raise ValueError(f"unknown if_exists {options.if_exists!r}; choose one of "
+                             f"{IF_EXISTS_CHOICES}")
         if options.batch_size < 1:
             raise ValueError("batch size must be >= 1")
         if options.mode == "replace":
@@ -329,6 +408,7 @@ class PortraitRunner:
                 raise ValueError("mode 'replace' needs --background IMG")
             self._background = read_photo(options.background, max_pixels=options.max_pixels).rgb
         self._config: RenderConfig | None = None
+        self._targets: set[Path] = set()  # the output names this run claimed
         self._video_model: ProbabilityModel | None = None
         self._model_given = model is not None
         self._loaded: dict[str, ProbabilityModel] = {}
@@ -427,7 +507,8 @@ class PortraitRunner:
 
     def _render_config(self, classes: tuple[int, ...]) -> RenderConfig:
         return RenderConfig(mode=self.options.mode, subject_classes=classes,
-                            subjects=self.options.subjects, matte=self.options.matte_config,
+                            subjects=self.options.subjects, keep_held=self.options.keep_held,
+                            matte=self.options.matte_config,
                             bokeh=self.options.bokeh(), background=self._background)
 
     def _matte_path(self, item: InputItem, single_input: bool) -> Path | None:
@@ -454,6 +535,7 @@ class PortraitRunner:
         items = found.items
         summary = Summary()
         summary.failed += found.unreadable
+        summary.ignored += found.ignored
         if not items:
             return summary
         self._single = len(items) == 1
@@ -494,6 +576,16 @@ class PortraitRunner:
     def _destination(self, item: InputItem, summary: Summary) -> Path | None:
         """The output path, or None (recorded as skipped/failed) when it must not be written."""
         target = output_target(self.options, item)
+        numbering = not self.options.overwrite and self.options.if_exists == "number"
+        with_matte = self.options.save_matte and not item.is_video
+        if numbering and not self._free(target, with_matte):
+            numbered = self._next_free(target, with_matte)
+            if numbered is None:
+                summary.failed.append((item.path, f"{target} and its numbered names up to "
+                                                  f"-{MAX_NUMBERED} are taken"))
+                return None
+            summary.numbered.append((target, numbered))
+            target = numbered
         resolved = target.resolve()
         if resolved in self._targets:
             summary.failed.append((item.path, f"output name collides with another input: "
@@ -502,9 +594,27 @@ class PortraitRunner:
         self._targets.add(resolved)
         why = existing_output(self.options, item, target)
         if why is not None:
+            if target.exists() and resolved != item.path.resolve():
+                summary.existing.append((item.path, target))
             summary.skipped.append((item.path, why))
             return None
         return target
+
+    def _free(self, target: Path, with_matte: bool) -> bool:
+        """No file has this output name (nor its matte's, ``with_matte``) and no input of this
+        run claimed it."""
+        if target.exists() or target.resolve() in self._targets:
+            return False
+        return not (with_matte and self._matte_target(target).exists())
+
+    def _next_free(self, target: Path, with_matte: bool) -> Path | None:
+        """``<stem>-<n><suffix>`` for the smallest free n, None when all up to the limit are
+        taken."""
+        for n in range(1, MAX_NUMBERED + 1):
+            candidate = target.with_name(f"{target.stem}-{n}{target.suffix}")
+            if self._free(candidate, with_matte):
+                return candidate
+        return None
 
     @staticmethod
     def _matte_target(target: Path) -> Path:
@@ -517,9 +627,32 @@ class PortraitRunner:
             why += " (raise it with --max-megapixels)"
         summary.failed.append((path, why))
 
-    def _write(self, target: Path, image: np.ndarray, summary: Summary) -> None:
-        write_image(target, image, self.options.jpeg_quality, overwrite=self.options.overwrite)
+    def _write(self, target: Path, image: np.ndarray, summary: Summary,
+               is_matte: bool = False) -> Path:
+        """Publish ``image`` as ``target`` and return the name written: when another run took
+        the name meanwhile, the next free numbered one (``if_exists="number"``)."""
+        while True:
+            try:
+                write_image(target, image, self.options.jpeg_quality,
+                            overwrite=self.options.overwrite)
+                break
+            except FileExistsError:
+                numbered = (None if self.options.overwrite or self.options.if_exists != "number"
+                            else self._next_free(
+                                target, with_matte=self.options.save_matte and not is_matte))
+                if numbered is None:
+                    raise
+                summary.numbered.append((target, numbered))
+                self._targets.add(numbered.resolve())
+                target = numbered
         summary.written.append(target)
+        return target
+
+    def _prepare_alpha(self, item: InputItem, photo, target: Path, summary: Summary) -> None:
+        """:func:`prepare_alpha`, noted in ``summary``."""
+        what = prepare_alpha(self.options, photo, target)
+        if what is not None:
+            summary.transparent.append((item.path, what))
 
     def _run_photo_batch(self, batch: list[InputItem], summary: Summary) -> None:
         loaded = []
@@ -530,6 +663,7 @@ class PortraitRunner:
                 continue
             try:
                 photo = read_photo(item.path, max_pixels=self.options.max_pixels)
+                self._prepare_alpha(item, photo, target, summary)
                 matte_path = self._matte_path(item, self._single)
                 matte = None if matte_path is None else read_matte(
                     matte_path, (photo.height, photo.width), self.options.max_pixels)
@@ -592,7 +726,7 @@ class PortraitRunner:
                     item.path, self.options.classes, "not written (--if-empty skip)")))
                 return
             if keeps_photo(self.options.mode, choice):
-                image = photo.rgb if photo.alpha is None else np.dstack([photo.rgb, photo.alpha])
+                image = photo.rgb
                 what = ("written unblurred" if self.options.mode == "blur"
                         else "written unchanged")
             elif choice == "blur":
@@ -601,11 +735,11 @@ class PortraitRunner:
                 what = f"written with an empty matte ({self.options.mode} mode)"
             summary.empty.append((item.path, no_subject_note(item.path, self.options.classes,
                                                              what)))
-            if image.ndim == 3 and image.shape[2] == 4 and target.suffix.lower() != ".png":
-                image = image[..., :3]
-        self._write(target, image, summary)
+        if photo.alpha is not None:
+            image = attach_alpha(image, photo.alpha, self.options.mode)
+        target = self._write(target, image, summary)
         if self.options.save_matte:
-            self._write(self._matte_target(target), rendered.matte8, summary)
+            self._write(self._matte_target(target), rendered.matte8, summary, is_matte=True)
 
     def _run_video(self, item: InputItem, summary: Summary) -> None:
         target = self._destination(item, summary)

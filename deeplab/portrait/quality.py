@@ -6,6 +6,8 @@
 - Halo: how much the composite changes the luminance just outside the subject (a band of
   ``near`` px) beyond what it changes far away (> ``far`` px): a dark or bright rim shows up as
   a large difference, a clean blur as ~0.
+- Holes: the part of a subject (``matte >= 0.5`` with its holes) that its enclosed holes take,
+  where the background would show through it.
 """
 
 from __future__ import annotations
@@ -61,3 +63,20 @@ def halo(original: np.ndarray, composite: np.ndarray, reference: np.ndarray,
         return float("nan")
     shift = luminance(composite) - luminance(original)
     return float(abs(shift[near_region].mean() - shift[far_region].mean()))
+
+
+def enclosed_holes(matte: np.ndarray) -> np.ndarray:
+    """Pixels of ``matte < 0.5`` cut off from the image border by the subject (4-neighbours)."""
+    low = (np.asarray(matte) < 0.5).astype(np.uint8)
+    count, labels = cv2.connectedComponents(low, connectivity=4)
+    outside = np.zeros(count, bool)
+    for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        outside[edge] = True
+    return (labels > 0) & ~outside[labels]
+
+
+def hole_fraction(matte: np.ndarray) -> float:
+    """Enclosed-hole pixels over the subject's area including them (0 = no hole)."""
+    holes = int(enclosed_holes(matte).sum())
+    area = int((np.asarray(matte) >= 0.5).sum()) + holes
+    return holes / area if area else 0.0

@@ -14,7 +14,7 @@ from deeplab.portrait import composite, tutorial
 from deeplab.portrait.bokeh import BokehConfig
 from deeplab.portrait.matte import MatteConfig, RefinedMatte, refine, subject_probability
 from deeplab.portrait.resample import Shrunk, shrink_to_longer_side
-from deeplab.portrait.subjects import SUBJECT_CHOICES, keep_main_subjects
+from deeplab.portrait.subjects import SUBJECT_CHOICES, keep_held_objects, keep_main_subjects
 
 PHOTO_INPUT_SIZE = 513  # longer side fed to the network, as the original demo does
 VIDEO_INPUT_SIZE = 225  # >= 30 frames/s at 640x480 with the bundled model on 2 cores (README)
@@ -26,11 +26,13 @@ class RenderConfig:
 
     ``subjects``: ``main`` keeps the main subject and anyone about as prominent, passers-by go to
     the background (``deeplab.portrait.subjects``); ``all`` keeps everyone the network finds.
+    ``keep_held``: what the subjects hold stays with them (``subjects.keep_held_objects``).
     """
 
     mode: str = "blur"
     subject_classes: tuple[int, ...] = (1,)
     subjects: str = "main"
+    keep_held: bool = False
     matte: MatteConfig = field(default_factory=MatteConfig)
     bokeh: BokehConfig = field(default_factory=BokehConfig)
     background: np.ndarray | None = None  # replacement background for mode "replace"
@@ -72,9 +74,11 @@ class Rendered:
 
 def subject_probability_of(probabilities: np.ndarray, config: RenderConfig) -> np.ndarray:
     """Working-resolution probability of the subject: its classes, then (``subjects="main"``)
-    without the passers-by."""
+    without the passers-by; with what they hold (``keep_held``)."""
     probability = subject_probability(probabilities, config.subject_classes)
-    return keep_main_subjects(probability) if config.subjects == "main" else probability
+    if config.subjects == "main":
+        probability = keep_main_subjects(probability)
+    return keep_held_objects(probability) if config.keep_held else probability
 
 
 def matte_from_probabilities(image: np.ndarray, probabilities: np.ndarray,

@@ -185,6 +185,28 @@ def test_in_process_job_matches_infer_with_a_fake_network(tmp_path, mode):
     assert (tmp_path / "beam" / FAILURES_NAME).read_text() == ""
 
 
+def test_rerun_skips_what_exists_and_never_writes_numbered_copies(tmp_path, monkeypatch):
+    """infer.py's default for a taken name is a numbered copy (a-1.png); the job skips it, also
+    when the name is published after the job checked it (another worker, an earlier run)."""
+    from deeplab.portrait.beam import pipeline as jobs
+
+    folder = tmp_path / "in"
+    save(folder / "a.png", photo())
+    save(folder / "b.jpg", photo(80, 60))
+    options = PortraitOptions(output_dir=tmp_path / "beam", save_matte=True)
+    assert options.if_exists == "number" and jobs.job_options(options).if_exists == "skip"
+    first = run_portrait_job([folder], options, handler=FakeNetworkHandler(ModelSpec.of(options)))
+    assert (first.written, first.skipped, first.failed) == (2, 0, 0)
+    before = tree(tmp_path / "beam")
+    assert sorted(before) == ["a.png", "a_matte.png", "b.jpg", "b_matte.png"]
+    again = run_portrait_job([folder], options, handler=FakeNetworkHandler(ModelSpec.of(options)))
+    assert (again.written, again.skipped, again.failed) == (0, 2, 0)
+    monkeypatch.setattr(jobs, "existing_output", lambda *args: None)  # taken after the check
+    raced = run_portrait_job([folder], options, handler=FakeNetworkHandler(ModelSpec.of(options)))
+    assert (raced.written, raced.skipped, raced.failed) == (0, 2, 0)
+    assert tree(tmp_path / "beam") == before
+
+
 def test_plan_refuses_videos_and_colliding_names_like_infer(tmp_path):
     save(tmp_path / "in" / "a.png", photo())
     save(tmp_path / "in" / "a.bmp", photo())  # also a.png out

@@ -88,13 +88,15 @@ def test_blur_keeps_subject_and_blurs_background(tmp_path, photos):
 
 
 def test_save_matte_and_skip_existing_and_overwrite(tmp_path, photos):
-    options = PortraitOptions(output_dir=tmp_path / "out", save_matte=True)
+    options = PortraitOptions(output_dir=tmp_path / "out", save_matte=True, if_exists="skip")
     first = run_portrait([photos / "a.jpg"], options, model=FakeSegmenter(), progress=False)
     matte = cv2.imread(str(tmp_path / "out" / "a_matte.png"), cv2.IMREAD_UNCHANGED)
     assert matte.dtype == np.uint8 and matte.shape == (96, 128)
     assert len(first.written) == 2
     again = run_portrait([photos / "a.jpg"], options, model=FakeSegmenter(), progress=False)
     assert not again.written and len(again.skipped) == 1 and again.exit_code == 0
+    assert "1 skipped because the output exists" in again.report()
+    assert "--overwrite to replace them" in again.report() and "a.jpg" in again.report()
     forced = run_portrait([photos / "a.jpg"],
                           PortraitOptions(output_dir=tmp_path / "out", overwrite=True),
                           model=FakeSegmenter(), progress=False)
@@ -104,10 +106,13 @@ def test_save_matte_and_skip_existing_and_overwrite(tmp_path, photos):
 def test_input_is_never_overwritten_without_flag(tmp_path):
     photo = save_rgb(tmp_path / "p.jpg", portrait_photo())
     before = photo.read_bytes()
-    summary = run_portrait([photo], PortraitOptions(output_dir=tmp_path), model=FakeSegmenter(),
-                           progress=False)
+    summary = run_portrait([photo], PortraitOptions(output_dir=tmp_path, if_exists="skip"),
+                           model=FakeSegmenter(), progress=False)
     assert photo.read_bytes() == before
     assert summary.skipped and "overwrite the input" in summary.skipped[0][1]
+    numbered = run_portrait([photo], PortraitOptions(output_dir=tmp_path), model=FakeSegmenter(),
+                            progress=False)
+    assert photo.read_bytes() == before and numbered.written == [tmp_path / "p-1.jpg"]
 
 
 def test_corrupt_file_is_reported_and_skipped(tmp_path, photos, capsys):

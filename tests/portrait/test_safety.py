@@ -49,11 +49,11 @@ def test_output_folder_inside_the_input_folder_is_never_read_back(tmp_path):
     folder = tmp_path / "photos"
     save(folder / "a.png", photo())
     options = PortraitOptions(output_dir=folder / "out")
-    for _ in range(2):
+    for _ in range(3):
         summary = run_portrait([folder], options, model=BrightIsPerson(), progress=False)
     assert not (folder / "out" / "out").exists()
-    assert [p.name for p in (folder / "out").iterdir()] == ["a.png"]
-    assert len(summary.skipped) == 1 and not summary.failed
+    assert sorted(p.name for p in (folder / "out").iterdir()) == ["a-1.png", "a-2.png", "a.png"]
+    assert len(summary.written) == 1 and not summary.failed
 
 
 def test_temp_files_of_an_interrupted_run_are_not_inputs(tmp_path):
@@ -70,10 +70,15 @@ def test_save_matte_never_replaces_an_existing_matte(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "p_matte.png").write_bytes(b"hand-painted matte")
-    summary = run_portrait([image], PortraitOptions(output_dir=out, save_matte=True),
+    summary = run_portrait([image], PortraitOptions(output_dir=out, save_matte=True,
+                                                    if_exists="skip"),
                            model=BrightIsPerson(), progress=False)
     assert (out / "p_matte.png").read_bytes() == b"hand-painted matte"
     assert not (out / "p.png").exists() and "matte output exists" in summary.report()
+    numbered = run_portrait([image], PortraitOptions(output_dir=out, save_matte=True),
+                            model=BrightIsPerson(), progress=False)
+    assert (out / "p_matte.png").read_bytes() == b"hand-painted matte"
+    assert numbered.written == [out / "p-1.png", out / "p-1_matte.png"]
     forced = run_portrait([image], PortraitOptions(output_dir=out, save_matte=True,
                                                    overwrite=True),
                           model=BrightIsPerson(), progress=False)

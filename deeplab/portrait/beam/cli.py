@@ -147,7 +147,8 @@ def _portrait_options(args: argparse.Namespace):
         background=args.background, save_matte=args.save_matte, batch_size=args.batch_size,
         max_pixels=int(args.max_megapixels * 1e6), input_size=args.input_size,
         jpeg_quality=args.jpeg_quality, backend=args.backend, precision=args.precision,
-        use_cache=args.use_cache, flip=args.flip, if_empty=args.if_empty, verbose=args.verbose)
+        use_cache=args.use_cache, flip=args.flip, if_empty=args.if_empty, verbose=args.verbose,
+        if_exists="skip")  # a re-run skips what an earlier run wrote (no numbered copies)
 
 
 def _check_model(spec, classes: str) -> None:

@@ -15,6 +15,7 @@ mean. Paths must be readable by every worker (a shared or mounted file system).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ from deeplab.image_files import Photo, read_photo, read_rgb
 from deeplab.portrait import person_score
 from deeplab.portrait.beam.handler import ModelSpec, NetworkOutput, PortraitModelHandler
 from deeplab.portrait.pipeline import (ITEM_ERRORS, InputItem, PortraitOptions, PortraitRunner,
-                                       Summary, existing_output, expand_inputs, output_target)
+                                       Summary, existing_output, expand_inputs, output_target,
+                                       prepare_alpha)
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +90,12 @@ def plan_inputs(inputs: Sequence[str | Path], options: PortraitOptions
     photos: list[InputItem] = []
     refused: list[Outcome] = []
     claimed: set[Path] = set()
-    for item in expand_inputs(inputs, exclude=options.output_dir):
+    ignored: list[Path] = []
+    items = expand_inputs(inputs, exclude=options.output_dir, ignored=ignored)
+    if ignored:  # as infer.py's summary says it
+        logger.info("%d file(s) in the input folders are not images or videos this program "
+                    "reads (e.g. %s): not processed", len(ignored), ignored[0])
+    for item in items:
         if item.is_video:
             refused.append(Outcome("failed", str(item.path),
                                    "videos are not rendered by the Beam job; use infer.py"))
@@ -102,6 +109,17 @@ def plan_inputs(inputs: Sequence[str | Path], options: PortraitOptions
         claimed.add(target)
         photos.append(item)
     return photos, refused
+
+
+def job_options(options: PortraitOptions) -> PortraitOptions:
+    """The options the job renders with: ``if_exists="skip"`` whatever was given. An output
+    that exists is what an earlier run of the job wrote (a killed job is finished by running it
+    again), so it is skipped, never written again under a numbered name (``infer.py``'s
+    default ``if_exists="number"``), also when another worker publishes the name while this
+    one renders."""
+    if options.if_exists == "skip":
+        return options
+    return dataclasses.replace(options, if_exists="skip")
 
 
 def check_options(options: PortraitOptions) -> None:
@@ -132,7 +150,7 @@ class DecodePhoto(beam.DoFn):
     OUTCOMES = "outcomes"
 
     def __init__(self, options: PortraitOptions):
-        self.options = options
+        self.options = job_options(options)
 
     def process(self, item: InputItem) -> Iterator:
         target = output_target(self.options, item)
@@ -143,11 +161,14 @@ class DecodePhoto(beam.DoFn):
             return
         try:
             photo = read_photo(item.path, max_pixels=self.options.max_pixels)
+            what = prepare_alpha(self.options, photo, target)  # as infer.py, before the network
         except ITEM_ERRORS as error:
             _count("failed")
             yield beam.pvalue.TaggedOutput(self.OUTCOMES,
                                            Outcome("failed", str(item.path), _reason(error)))
             return
+        if what is not None:
+            logger.info("%s: %s", item.path, what)
         yield PhotoKey(item, target), photo
 
 
@@ -155,7 +176,7 @@ class RenderPhoto(beam.DoFn):
     """(key, network output) -> Outcomes: matte, composite and write as ``infer.py`` does."""
 
     def __init__(self, options: PortraitOptions):
-        self.options = options
+        self.options = job_options(options)
 
     def setup(self) -> None:
         self.runner = PortraitRunner(self.options, progress=False)
