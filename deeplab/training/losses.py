@@ -113,6 +113,13 @@ def label_set_matrix(label_names: Sequence[str], class_names: Sequence[str]) -> 
     return matrix
 
 
+def label_set_logits(logits: tf.Tensor, allowed: "np.ndarray") -> tf.Tensor:
+    """``[..., C]`` model logits -> ``[..., L]`` logits of the data's labels: each label's
+    softmax probability is the summed probability of the classes it allows."""
+    log_sets = tf.math.log(tf.constant(allowed.T) + 1e-30)
+    return tf.reduce_logsumexp(tf.cast(logits, tf.float32)[..., tf.newaxis] + log_sets, axis=-2)
+
+
 def _flat_labels(labels: tf.Tensor) -> tf.Tensor:
     labels = tf.cast(labels, tf.int32)
     return labels[..., 0] if labels.shape.rank == 4 else labels

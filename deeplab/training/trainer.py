@@ -48,8 +48,8 @@ from deeplab.training.config import ExperimentConfig, dump_experiment
 from deeplab.training.distribution import is_chief, make_strategy, per_replica_batch, worker_task
 from deeplab.training.evaluation import evaluate
 from deeplab.training.head_init import InitReport, initialize_from
-from deeplab.training.losses import (distillation_loss, l2_regularization, label_set_loss,
-                                     label_set_matrix, segmentation_loss)
+from deeplab.training.losses import (distillation_loss, l2_regularization, label_set_logits,
+                                     label_set_loss, label_set_matrix, segmentation_loss)
 from deeplab.training.run_lock import RunFolderLock
 from deeplab.training.run_logs import move_aside, prune_after
 from deeplab.training.schedules import make_optimizer
@@ -316,7 +316,8 @@ class Trainer:
             write_text_atomic(self.model_dir / EXPERIMENT_FILE, dump_experiment(experiment))
             write_text_atomic(self.model_dir / MODEL_CONFIG_FILE, self.model_config.to_json())
         self.summaries = SummaryLogger(self.model_dir if self.chief else None,
-                                       self.model_config.class_names)
+                                       tuple(experiment.data.label_names or ())
+                                       or self.model_config.class_names)
 
     def _teacher(self) -> keras.Model | None:
         """``schedule.distill_from`` as a frozen network at the model's output stride, or None."""
@@ -592,6 +593,8 @@ class Trainer:
         local_images = self.strategy.experimental_local_results(images)[0][:2]
         local_labels = self.strategy.experimental_local_results(labels)[0][:2]
         logits = self.model(local_images, training=False)
+        if self.label_sets is not None:  # shown in the data's labels, as they are scored
+            logits = label_set_logits(logits, self.label_sets)
         self.summaries.images(step, local_images, local_labels, logits)
 
     def evaluate(self, split: str | None = None, progress: bool = True) -> dict[str, float]:
@@ -600,10 +603,9 @@ class Trainer:
         runtime = self.experiment.runtime
         examples = eval_dataset(data, split).as_numpy_iterator()
         if self.label_sets is not None:  # scored in the data's labels: P(label) = P(its set)
-            log_sets = tf.math.log(tf.constant(self.label_sets.T) + 1e-30)
-            model = lambda x, training=False: tf.reduce_logsumexp(  # noqa: E731
-                tf.cast(self.model(x, training=training), tf.float32)[..., tf.newaxis]
-                + log_sets, axis=-2)
+            def model(x, training=False):
+                return label_set_logits(self.model(x, training=training), self.label_sets)
+
             return evaluate(model, examples, len(data.label_names), tuple(data.label_names),
                             longer_side=data.eval_longer_side, scales=runtime.eval_scales,
                             flip=runtime.eval_flip, progress=progress)
