@@ -31,7 +31,8 @@ CLIPS = ("webcam_again.mkv", "webcam_book.mkv", "webcam_help.mkv", "webcam_thank
 
 def frames_per_second(weights: str, clips: list[Path], repeats: int) -> tuple[float, int]:
     """Best frames/s over ``repeats`` runs of every clip, and the frames per run."""
-    best, frames = 0.0, 0
+    best = 0.0
+    frames = sum(_frame_count(path) for path in clips)
     with tempfile.TemporaryDirectory() as temp:
         runner = PortraitRunner(PortraitOptions(output_dir=Path(temp), overwrite=True,
                                                 video_weights=weights), progress=False)
@@ -42,7 +43,6 @@ def frames_per_second(weights: str, clips: list[Path], repeats: int) -> tuple[fl
             elapsed = time.perf_counter() - start
             if summary.failed:
                 raise RuntimeError(f"{weights}: {summary.failed}")
-            frames = sum(int(_frame_count(path)) for path in clips)
             best = max(best, frames / elapsed)
     return best, frames
 

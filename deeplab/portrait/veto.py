@@ -71,6 +71,10 @@ class ObjectVeto:
             raise ValueError(f"the model has no background class: {list(model.class_names)}")
         self.model, self.judge, self.subject = model, judge, subject
         self._subject, self._background = names.index(subject), background[0]
+        judged = [name.lower() for name in judge.class_names]
+        if subject not in judged:
+            raise ValueError(f"the judge has no {subject!r} class: {list(judge.class_names)}")
+        self._judge_names, self._judge_subject = judged, judged.index(subject)
         self.class_names = tuple(model.class_names)
         self.crop_size = getattr(model, "crop_size", None)
         self.preferred_size = getattr(model, "preferred_size", None)
@@ -82,11 +86,10 @@ class ObjectVeto:
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         probabilities = np.array(self.model.probabilities(images), np.float32, copy=True)
         judged = self.judge.probabilities(images)
-        names = [name.lower() for name in self.judge.class_names]
-        objects = other_objects(judged, names, self.subject)
+        objects = other_objects(judged, self._judge_names, self.subject)
         removed = probabilities[..., self._subject] * objects
         unsupported = unsupported_regions(probabilities[..., self._subject] - removed,
-                                          judged[..., names.index(self.subject)])
+                                          judged[..., self._judge_subject])
         removed = np.where(unsupported, probabilities[..., self._subject], removed)
         probabilities[..., self._subject] -= removed
         probabilities[..., self._background] += removed

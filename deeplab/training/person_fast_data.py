@@ -70,8 +70,10 @@ def sure_labels(probability: np.ndarray, sure: float = SURE) -> np.ndarray:
 
 def hand_labels(mask: np.ndarray, teacher_probability: np.ndarray, band: int = EDGE_BAND
                 ) -> np.ndarray:
-    """A hand-made person mask (0/255) as labels: people the teacher finds outside it, and a
-    ``band``-px strip along its edge, ignored."""
+    """A hand-made person mask (0/255) as labels: every pixel the teacher calls person outside
+    it, and a ``band``-px strip along its edge, ignored. Stricter than
+    :func:`deeplab.data.unlabelled_people.rewrite_mask` (which keeps teacher pixels touching
+    the subject as background): the shipped ``person_fast`` was trained on these labels."""
     person = mask > 127
     labels = person.astype(np.uint8)
     labels[~person & (teacher_probability > 0.5)] = IGNORE
