@@ -64,7 +64,10 @@ class ModelConfig:
 
     ``atrous_rates`` are the absolute dilation rates of the ASPP branches (empty: only the 1x1
     branch and image pooling, as in the MobileNetV2 releases). ``decoder_output_stride`` set to 4
-    adds the v3+ decoder. ``crop_size`` is the side the original graph pads inputs to.
+    adds the v3+ decoder. ``residual_decoder_filters`` set to N adds instead a light residual
+    decoder (:func:`deeplab.layers.residual_decoder`, N channels at stride 4) that corrects the
+    upsampled logits and starts as an exact pass-through. ``crop_size`` is the side the original
+    graph pads inputs to.
     """
 
     backbone: str = "mobilenet_v2"
@@ -76,6 +79,7 @@ class ModelConfig:
     image_pooling: bool = True
     decoder_output_stride: int | None = None
     decoder_use_separable_conv: bool = True
+    residual_decoder_filters: int | None = None
     crop_size: int = 513
     class_names: tuple[str, ...] = field(default_factory=tuple)
 
@@ -89,6 +93,13 @@ class ModelConfig:
         if self.decoder_output_stride not in (None, 4):
             raise ValueError(f"decoder_output_stride must be None or 4, got "
                              f"{self.decoder_output_stride}")
+        if self.residual_decoder_filters is not None:
+            if int(self.residual_decoder_filters) < 1:
+                raise ValueError(f"residual_decoder_filters must be positive, got "
+                                 f"{self.residual_decoder_filters}")
+            if self.decoder_output_stride is not None:
+                raise ValueError("residual_decoder_filters and decoder_output_stride are two "
+                                 "decoders: set one of them")
         if self.depth_multiplier <= 0:
             raise ValueError(f"depth_multiplier must be positive, got {self.depth_multiplier}")
         if self.crop_size < 1:

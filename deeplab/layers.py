@@ -199,3 +199,39 @@ def decoder(features, low_level_features, *, separable: bool = True, filters: in
         else:
             x = conv_bn(x, filters, 3, name, epsilon=HEAD_BN_EPSILON)
     return x
+
+
+#: Channels of the stride-4 features entering the residual decoder.
+RESIDUAL_PROJECTION_FILTERS = 24
+#: Name of the residual decoder's last (zero-initialised) layer.
+RESIDUAL_DECODER_OUTPUT = "residual_decoder.logits"
+
+
+def residual_decoder(logits, low_level_features, *, filters: int = 48,
+                     projection_filters: int = RESIDUAL_PROJECTION_FILTERS):
+    """A light decoder for small networks: the logits upsampled to stride 4, plus a correction
+    computed from them and the backbone's stride-4 features (1x1 projection, two separable convs
+    of ``filters`` channels with bias and ReLU, a 1x1 to the classes).
+
+    The correction's last layer starts at zero, so a network gains it without changing what it
+    predicts: a trained v3 model keeps its outputs (and what it knows of classes the new data
+    does not label) until training moves them. It costs far less than the v3+ decoder (whose 256
+    channels at stride 4 outweigh a MobileNetV2 0.5 backbone) and has no batch norm, so it also
+    trains where batch norm is folded and frozen.
+    """
+    upsampled = ResizeBilinear(name="residual_decoder.upsample")([logits, low_level_features])
+    projection = keras.layers.Conv2D(projection_filters, 1, name="residual_decoder.projection")(
+        low_level_features)
+    x = keras.layers.Concatenate(name="residual_decoder.concat")(
+        [upsampled, keras.layers.ReLU(name="residual_decoder.projection.Relu")(projection)])
+    for index in range(2):
+        name = f"residual_decoder.conv{index}"
+        x = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False,
+                                         name=f"{name}_depthwise")(x)
+        x = keras.layers.Conv2D(filters, 1, name=f"{name}_pointwise")(x)
+        x = keras.layers.ReLU(name=f"{name}.Relu")(x)
+    correction = keras.layers.Conv2D(
+        logits.shape[-1], 1, kernel_initializer="zeros", bias_initializer="zeros",
+        name=RESIDUAL_DECODER_OUTPUT, dtype="float32")(x)
+    return keras.layers.Add(name="residual_decoder.add", dtype="float32")(
+        [upsampled, correction])

@@ -1,7 +1,8 @@
 """DeepLab v3 / v3+ as a Keras functional model, plus the bridge to the original variable names.
 
 ``build_deeplab(config)`` maps preprocessed images (float32 in [-1, 1]) to the logits of the
-original ``logits/semantic/BiasAdd``: at the output stride, or at stride 4 with the v3+ decoder.
+original ``logits/semantic/BiasAdd``: at the output stride, or at stride 4 with the v3+ decoder
+(or with the light residual decoder, which corrects those logits at stride 4).
 Preprocessing and upsampling live in the inference contract (:mod:`deeplab.contract_tf`,
 :mod:`deeplab.contract_np`) and :mod:`deeplab.inference`, so the same network serves
 training (loss on upsampled logits) and inference.
@@ -20,7 +21,7 @@ import numpy as np
 from deeplab.atomic import atomic_path
 from deeplab.backbones import mobilenet_v2, xception_65
 from deeplab.config import ModelConfig
-from deeplab.layers import aspp, decoder
+from deeplab.layers import aspp, decoder, residual_decoder
 
 #: Keras attribute -> original TF1 variable suffix, per layer type.
 _VARIABLE_SUFFIXES = {
@@ -51,6 +52,8 @@ def build_deeplab(config: ModelConfig, *, name: str = "deeplab") -> keras.Model:
         x = decoder(x, low_level, separable=config.decoder_use_separable_conv)
     logits = keras.layers.Conv2D(config.num_classes, 1, name="logits.semantic",
                                  dtype="float32")(x)
+    if config.residual_decoder_filters is not None:
+        logits = residual_decoder(logits, low_level, filters=config.residual_decoder_filters)
     return keras.Model(images, logits, name=name)
 
 

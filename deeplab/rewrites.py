@@ -30,7 +30,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from deeplab.layers import NativeDilatedDepthwiseConv2D
+from deeplab.layers import RESIDUAL_DECODER_OUTPUT, NativeDilatedDepthwiseConv2D
 from deeplab.precision import FLOAT_PRECISIONS, check_precision
 
 _CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
@@ -269,6 +269,10 @@ def optimize_for_inference(model: keras.Model, *, fold: bool = True,
     return simplify_head(fold_batch_norm(model, native_dilations=native_kernels))
 
 
+#: Layers that produce the logits: they stay float32 whatever the precision.
+FLOAT32_OUTPUT_LAYERS = ("logits.semantic", RESIDUAL_DECODER_OUTPUT, "residual_decoder.add")
+
+
 def with_precision(model: keras.Model, precision: str) -> keras.Model:
     """A copy of ``model`` that computes in ``precision`` (``float32``, ``bfloat16``, ``float16``).
 
@@ -282,7 +286,8 @@ def with_precision(model: keras.Model, precision: str) -> keras.Model:
 
     def clone(layer):
         config = _uninitialized_config(layer)
-        if layer.name != "logits.semantic" and not isinstance(layer, keras.layers.InputLayer):
+        if (layer.name not in FLOAT32_OUTPUT_LAYERS
+                and not isinstance(layer, keras.layers.InputLayer)):
             config["dtype"] = policy
         return layer.__class__.from_config(config)
 

@@ -118,3 +118,37 @@ np.save({str(tmp_path / 'out.npy')!r}, model(np.load({str(tmp_path / 'image.npy'
     reloaded, reloaded_config = load_model(path)
     assert reloaded_config == config
     assert not any(type(layer).__name__ == "Lambda" for layer in reloaded.layers)
+
+
+def test_residual_decoder_starts_as_the_upsampled_logits_and_learns_a_correction(tmp_path, rng):
+    from deeplab.layers import RESIDUAL_DECODER_OUTPUT, resize_bilinear_align_corners
+
+    base = ModelConfig("mobilenet_v2", 0.5, 21, 16)
+    config = base.replace(residual_decoder_filters=8)
+    plain, decoded = build_deeplab(base), build_deeplab(config)
+    for layer in plain.layers:
+        if layer.weights:
+            decoded.get_layer(layer.name).set_weights(layer.get_weights())
+    image = rng.uniform(-1, 1, size=(1, 65, 49, 3)).astype(np.float32)
+    coarse = plain(image, training=False)
+    logits = decoded(image, training=False).numpy()
+    assert logits.shape == (1, stride_size(65, 4), stride_size(49, 4), 21)
+    np.testing.assert_allclose(logits, resize_bilinear_align_corners(coarse, logits.shape[1:3]),
+                               atol=1e-5)
+    output = decoded.get_layer(RESIDUAL_DECODER_OUTPUT)
+    output.set_weights([rng.normal(0, 0.1, w.shape).astype(np.float32)
+                        for w in output.get_weights()])
+    changed = decoded(image, training=False).numpy()
+    assert np.abs(changed - logits).max() > 1e-3
+    reloaded, reloaded_config = load_model(save_model(decoded, config, tmp_path / "m.keras"))
+    assert reloaded_config.residual_decoder_filters == 8
+    np.testing.assert_allclose(reloaded(image, training=False), changed, atol=1e-5)
+    assert all(name in original_variable_map(decoded)
+               for name in ("residual_decoder/logits/weights", "residual_decoder/projection/biases"))
+
+
+def test_residual_decoder_config_is_checked():
+    with pytest.raises(ValueError, match="positive"):
+        ModelConfig(residual_decoder_filters=0)
+    with pytest.raises(ValueError, match="two decoders"):
+        ModelConfig(residual_decoder_filters=16, decoder_output_stride=4)

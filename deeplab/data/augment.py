@@ -75,6 +75,12 @@ def color_jitter(image: tf.Tensor, strength: float) -> tf.Tensor:
     return tf.clip_by_value(x, 0.0, 1.0) * 255.0
 
 
+def random_grayscale(image: tf.Tensor, probability: float) -> tf.Tensor:
+    """With ``probability``, the image's luma (ITU-R BT.601) in all three channels."""
+    gray = tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(image))
+    return tf.cond(tf.random.uniform([]) < probability, lambda: gray, lambda: image)
+
+
 def random_blur(image: tf.Tensor, probability: float, max_sigma: float) -> tf.Tensor:
     """With ``probability``, a separable Gaussian blur of sigma drawn from [0.3, ``max_sigma``]."""
     radius = int(max(1, round(3 * max_sigma)))
@@ -107,6 +113,8 @@ def augment_example(image: tf.Tensor, label: tf.Tensor, config: AugmentConfig):
     image = tf.cast(image, tf.float32)
     if config.color_jitter > 0:
         image = color_jitter(image, config.color_jitter)
+    if config.grayscale_probability > 0:
+        image = random_grayscale(image, config.grayscale_probability)
     image, label = scale_image_and_label(image, label, random_scale_factor(config))
     if config.blur_probability > 0:
         image = random_blur(image, config.blur_probability, config.max_blur_sigma)

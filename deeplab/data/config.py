@@ -40,6 +40,9 @@ class AugmentConfig:
     ``blur_probability`` blurs that share of crops with a Gaussian of sigma up to ``max_blur_sigma``
     pixels (out-of-focus and motion-soft photos); ``noise_stddev`` adds Gaussian sensor noise of
     up to that standard deviation (fraction of the 0-255 range), both after scaling.
+    ``grayscale_probability`` turns that share of photos black-and-white, so that colour alone
+    never decides the class (a data set of colour photos and grey negatives otherwise teaches
+    "grey is background").
     """
 
     crop_size: int = 513
@@ -51,6 +54,7 @@ class AugmentConfig:
     blur_probability: float = 0.0
     max_blur_sigma: float = 2.0
     noise_stddev: float = 0.0
+    grayscale_probability: float = 0.0
 
     def __post_init__(self):
         check_size(self.crop_size, "data.augment.crop_size")
@@ -65,6 +69,9 @@ class AugmentConfig:
             raise ValueError(f"blur_probability must be in [0, 1], got {self.blur_probability}")
         if not 0 < self.max_blur_sigma <= 8:
             raise ValueError(f"max_blur_sigma must be in (0, 8] pixels, got {self.max_blur_sigma}")
+        if not 0 <= self.grayscale_probability <= 1:
+            raise ValueError(f"grayscale_probability must be in [0, 1], got "
+                             f"{self.grayscale_probability}")
         if not 0 <= self.noise_stddev <= 0.5:
             raise ValueError(f"noise_stddev must be in [0, 0.5], got {self.noise_stddev}")
 

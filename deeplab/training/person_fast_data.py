@@ -11,7 +11,11 @@ Every photo here has a licence that allows shipping a model trained on it (../sh
   between;
 - photos with nobody in them, labelled all background: scikit-image's CC0 / public-domain
   textures and objects, and generated scenes (textured shapes on smooth backgrounds), so that
-  "a salient thing in the middle" does not mean "a person".
+  "a salient thing in the middle" does not mean "a person";
+- pasted people (``--pasted N``): CCP training subjects cut out along their hand-made masks and
+  pasted, 1-3 at a time, at 5-130% of the frame's height (small, far-away people and close
+  upper-body crops CCP's centred full-body photos never show), onto the other photos above;
+  the pasted outline's 2-px band is ignored, so the seam teaches nothing.
 
 The teacher is the bundled ``person`` model at 513 px. Masks are 0 background, 1 person,
 255 ignore; photos are stored with the longer side at most 513. Kept out on purpose: chelsea
@@ -42,6 +46,7 @@ SURE = 0.75
 EDGE_BAND = 2
 VIDEO_FRAME_STEP = 5
 GENERATED_NEGATIVES = 160
+PASTED_PEOPLE = 0
 #: CCP's held-out split, as configs/person.yaml and the person benchmark make it.
 CCP_VAL_FRACTION, CCP_SPLIT_SEED = 0.1, 0
 #: scikit-image's bundled photos with no person, CC0 or public domain (their docstrings say so).
@@ -172,12 +177,94 @@ class FolderWriter:
             (self.root / f"{split}.txt").write_text("".join(f"{s}\n" for s in stems))
 
 
-def build(shared: Path, destination: Path, teacher, seed: int = 0, progress: bool = True
-          ) -> dict[str, int]:
+def person_cutout(image: np.ndarray, labels: np.ndarray, band: int = EDGE_BAND
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(RGB crop, alpha in [0, 1]) of the subject of a CCP photo written with
+    :func:`hand_labels`: its sure person pixels grown back over the ignored edge band (never
+    over sure background), softened by a pixel. None when there is no subject."""
+    person = (labels == 1).astype(np.uint8)
+    if person.sum() < 400:
+        return None
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+    grown = cv2.dilate(person, kernel) & (labels != 0)
+    ys, xs = np.nonzero(grown)
+    margin = 2  # room for the softened edge to fade out inside the crop
+    top, left = max(ys.min() - margin, 0), max(xs.min() - margin, 0)
+    bottom, right = ys.max() + 1 + margin, xs.max() + 1 + margin
+    alpha = cv2.GaussianBlur(grown[top:bottom, left:right].astype(np.float32), (0, 0), 0.7)
+    return image[top:bottom, left:right], alpha
+
+
+def paste_people(rng: np.random.Generator, background: np.ndarray, labels: np.ndarray,
+                 cutouts: list[tuple[np.ndarray, np.ndarray]], band: int = EDGE_BAND
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``background`` (with its own ``labels``) with 1-3 of ``cutouts`` pasted over it at
+    5-130% of its height, anywhere a part of them stays in frame (tall ones are cut at the
+    bottom, like an upper-body shot). Pasted pixels are person; their outline's band is
+    ignored; the background's labels stay where nothing covers them."""
+    image = background.astype(np.float32)
+    labels = labels.copy()
+    height, width = labels.shape
+    for _ in range(int(rng.integers(1, 4))):
+        crop, alpha = cutouts[int(rng.integers(len(cutouts)))]
+        scale = float(np.exp(rng.uniform(np.log(0.05), np.log(1.3)))) * height / crop.shape[0]
+        size = (max(2, round(crop.shape[1] * scale)), max(2, round(crop.shape[0] * scale)))
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1
+                          else cv2.INTER_LINEAR).astype(np.float32)
+        alpha = np.clip(cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR), 0, 1)
+        if rng.random() < 0.5:
+            crop, alpha = crop[:, ::-1], alpha[:, ::-1]
+        crop = np.clip(crop * rng.uniform(0.75, 1.25, 3) + rng.uniform(-20, 20, 3), 0, 255)
+        top = int(rng.integers(0, max(height - size[1] // 3, 1)))
+        left = int(rng.integers(-size[0] // 3, max(width - 2 * size[0] // 3, 1)))
+        y0, x0 = max(top, 0), max(left, 0)
+        y1, x1 = min(top + size[1], height), min(left + size[0], width)
+        if y1 - y0 < 2 or x1 - x0 < 2:
+            continue
+        a = alpha[y0 - top:y1 - top, x0 - left:x1 - left]
+        image[y0:y1, x0:x1] = (image[y0:y1, x0:x1] * (1 - a[..., None])
+                               + crop[y0 - top:y1 - top, x0 - left:x1 - left] * a[..., None])
+        pasted = np.zeros((height, width), np.uint8)
+        pasted[y0:y1, x0:x1] = a > 0.5
+        labels[pasted > 0] = 1
+        if band:
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+            labels[cv2.dilate(pasted, kernel) != cv2.erode(pasted, kernel)] = IGNORE
+    return np.clip(image, 0, 255).astype(np.uint8), labels
+
+
+def add_pasted_people(root: Path, count: int, rng: np.random.Generator,
+                      progress: bool = True) -> list[str]:
+    """Write ``count`` pasted-people photos into the training folder ``root`` (images/,
+    masks/, train.txt as :class:`FolderWriter` writes them): CCP training subjects over the
+    folder's own training photos. Returns the new stems (the caller lists them in train.txt)."""
+    stems = (root / "train.txt").read_text().split()
+
+    def read(stem):
+        image = cv2.cvtColor(cv2.imread(str(root / "images" / f"{stem}.png")), cv2.COLOR_BGR2RGB)
+        return image, cv2.imread(str(root / "masks" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
+
+    cutouts = [c for c in (person_cutout(*read(s)) for s in stems if s.startswith("ccp_"))
+               if c is not None]
+    if not cutouts:
+        raise ValueError(f"{root} has no CCP subjects to paste")
+    written = []
+    for index in progress_bar(range(count), desc="pasted people", enabled=progress):
+        stem = stems[int(rng.integers(len(stems)))]
+        image, labels = paste_people(rng, *read(stem), cutouts)
+        name = f"pasted_{index:04d}"
+        cv2.imwrite(str(root / "images" / f"{name}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(root / "masks" / f"{name}.png"), labels)
+        written.append(name)
+    return written
+
+
+def build(shared: Path, destination: Path, teacher, seed: int = 0, progress: bool = True,
+          pasted: int = PASTED_PEOPLE) -> dict[str, int]:
     """Write the folder (see the module doc); ``teacher(image) -> person probability``.
     Returns how many photos of each kind were written."""
     rng = np.random.default_rng(seed)
-    counts = {"ccp": 0, "ccp_val": 0, "video": 0, "photo": 0, "negative": 0}
+    counts = {"ccp": 0, "ccp_val": 0, "video": 0, "photo": 0, "negative": 0, "pasted": 0}
     with atomic_path(destination, directory=True) as temporary:
         writer = FolderWriter(Path(temporary))
         ccp = shared / "data" / "ccp"
@@ -215,6 +302,11 @@ def build(shared: Path, destination: Path, teacher, seed: int = 0, progress: boo
                        np.zeros(image.shape[:2], np.uint8))
             counts["negative"] += 1
         writer.close()
+        if pasted:
+            stems = add_pasted_people(Path(temporary), pasted, rng, progress)
+            writer.splits["train"] += stems
+            writer.close()
+            counts["pasted"] = len(stems)
     return counts
 
 
@@ -234,12 +326,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("shared", help="the ../shared folder")
     parser.add_argument("destination", help="new folder to write (must not exist)")
     parser.add_argument("--teacher", default="person", help="weights source (default: person)")
+    parser.add_argument("--pasted", type=int, default=PASTED_PEOPLE, metavar="N",
+                        help="also write N photos with CCP subjects pasted onto the others "
+                             f"(default {PASTED_PEOPLE})")
     args = parse_args(parser, argv)
     destination = Path(args.destination)
     if destination.exists():
         parser.error(f"{destination} exists; name a new folder")
     counts = build(Path(args.shared), destination, person_teacher(args.teacher),
-                   progress=not args.quiet)
+                   progress=not args.quiet, pasted=args.pasted)
     print(f"wrote {destination}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     return 0
 

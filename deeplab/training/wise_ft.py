@@ -36,6 +36,24 @@ def interpolate_weights(start: list[np.ndarray], trained: list[np.ndarray], alph
     return [(alpha * b + (1.0 - alpha) * a).astype(b.dtype) for a, b in zip(start, trained)]
 
 
+def share_residual_decoder_hidden(start, trained) -> None:
+    """Give ``start``'s residual decoder the trained hidden weights. A starting point's
+    residual decoder outputs zero whatever its hidden layers hold (its last layer is zero), so
+    this changes nothing it predicts; the average then scales the trained correction by alpha
+    instead of mixing its hidden layers with random ones."""
+    from deeplab.layers import RESIDUAL_DECODER_OUTPUT
+
+    names = [layer.name for layer in start.layers if layer.name.startswith("residual_decoder.")]
+    if not names:
+        return
+    if any(np.any(np.asarray(w)) for w in start.get_layer(RESIDUAL_DECODER_OUTPUT).weights):
+        raise ValueError("the starting point's residual decoder is not a pass-through "
+                         "(its last layer is not zero)")
+    for name in names:
+        if name != RESIDUAL_DECODER_OUTPUT:
+            start.get_layer(name).set_weights(trained.get_layer(name).get_weights())
+
+
 def wise_ft_model(run_dir: str | Path, alpha: float, output_stride: int | None = None):
     """(model, config): the run's newest good weights averaged with its starting point."""
     from deeplab.model import build_deeplab, rebuild_at_output_stride
@@ -51,6 +69,7 @@ def wise_ft_model(run_dir: str | Path, alpha: float, output_stride: int | None =
     if start_config != config:
         raise ValueError(f"{run_dir}: the starting point rebuilt from {EXPERIMENT_FILE} "
                          f"({start_config}) differs from the trained network ({config})")
+    share_residual_decoder_hidden(start, trained)
     model = build_deeplab(config)
     model.set_weights(interpolate_weights(start.get_weights(), trained.get_weights(), alpha))
     return rebuild_at_output_stride(model, config, output_stride)

@@ -69,3 +69,21 @@ def test_bad_augment_config_is_rejected():
         AugmentConfig(min_scale=2.0, max_scale=1.0)
     with pytest.raises(ValueError, match="mask_encoding"):
         DataConfig(mask_encoding="rgb")
+
+
+def test_grayscale_turns_the_chosen_share_of_photos_black_and_white(rng):
+    image = tf.constant(rng.integers(0, 256, (24, 24, 3)), tf.uint8)
+    label = tf.zeros((24, 24, 1), tf.uint8)
+    always = AugmentConfig(crop_size=24, min_scale=1.0, max_scale=1.0, flip=False,
+                           grayscale_probability=1.0)
+    out, _ = augment_example(image, label, always)
+    out = out.numpy()
+    np.testing.assert_allclose(out[..., 0], out[..., 1], atol=1e-3)
+    np.testing.assert_allclose(out[..., 0], out[..., 2], atol=1e-3)
+    luma = image.numpy().astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    np.testing.assert_allclose(out[..., 0], luma, atol=1.0)
+    never, _ = augment_example(image, label, AugmentConfig(
+        crop_size=24, min_scale=1.0, max_scale=1.0, flip=False))
+    np.testing.assert_allclose(never.numpy(), image.numpy())
+    with pytest.raises(ValueError, match="grayscale_probability"):
+        AugmentConfig(grayscale_probability=1.5)

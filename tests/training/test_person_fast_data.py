@@ -36,3 +36,43 @@ def test_generated_negatives_are_repeatable_photos_and_shrink_keeps_labels_exact
     labels = np.random.default_rng(0).choice([0, 1, IGNORE], (1000, 800)).astype(np.uint8)
     small = shrink(labels, 513, nearest=True)
     assert max(small.shape) == 513 and set(np.unique(small)) <= {0, 1, IGNORE}
+
+
+def test_pasted_people_are_person_with_an_ignored_seam_over_the_background_labels(tmp_path):
+    import cv2
+
+    from deeplab.training.person_fast_data import add_pasted_people, paste_people, person_cutout
+
+    rng = np.random.default_rng(0)
+    subject = np.full((60, 40, 3), 200, np.uint8)
+    labels = np.zeros((60, 40), np.uint8)
+    labels[10:50, 12:28] = 1
+    labels[9, 12:28] = IGNORE  # the hand mask's edge band
+    crop, alpha = person_cutout(subject, labels, band=1)
+    assert crop.shape[:2] == alpha.shape and alpha.max() > 0.99 and alpha.min() < 0.01
+    assert person_cutout(subject, np.zeros_like(labels)) is None
+
+    background = np.zeros((80, 100, 3), np.uint8)
+    base = np.zeros((80, 100), np.uint8)
+    base[:, 90:] = IGNORE  # a region the background's own labels leave out
+    image, pasted = paste_people(rng, background, base, [(crop, alpha)], band=1)
+    person = pasted == 1
+    assert person.any()
+    assert (image[person] > 60).all()  # the subject's pixels were pasted there
+    assert (image[pasted == 0] < 60).all()  # untouched background stays background
+    seam = cv2.dilate(person.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    assert (pasted[seam & ~person] == IGNORE).all()
+    assert set(np.unique(pasted)) <= {0, 1, IGNORE}
+
+    root = tmp_path / "folder"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for stem, (photo, mask) in {"ccp_a": (subject, labels), "negative_b": (background, base)}.items():
+        cv2.imwrite(str(root / "images" / f"{stem}.png"), photo)
+        cv2.imwrite(str(root / "masks" / f"{stem}.png"), mask)
+    (root / "train.txt").write_text("ccp_a\nnegative_b\n")
+    stems = add_pasted_people(root, 3, rng, progress=False)
+    assert stems == ["pasted_0000", "pasted_0001", "pasted_0002"]
+    for stem in stems:
+        mask = cv2.imread(str(root / "masks" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
+        assert (mask == 1).any()

@@ -56,3 +56,37 @@ def test_a_run_is_averaged_with_the_start_rebuilt_from_its_folder(tmp_path):
     assert any(changed)
     for s, h, e in zip(start.get_weights(), half.get_weights(), end.get_weights()):
         np.testing.assert_allclose(h, (s + e) / 2, atol=1e-6)
+
+
+def test_a_residual_decoder_run_scales_its_trained_correction(tmp_path):
+    """The start's residual decoder is a pass-through whatever its hidden weights: WiSE-FT
+    keeps the trained hidden layers and scales the last one by alpha."""
+    from data_fixtures import write_folder_dataset
+    from training_fixtures import tiny_overrides
+
+    from deeplab.config import ModelConfig
+    from deeplab.layers import RESIDUAL_DECODER_OUTPUT
+    from deeplab.model import build_deeplab, save_model
+    from deeplab.training.config import load_experiment
+    from deeplab.training.trainer import Trainer
+    from deeplab.training.wise_ft import wise_ft_model
+    from deeplab.weights.run_folder import load_run_model
+
+    data_root = write_folder_dataset(tmp_path / "data", count=8)
+    source_config = ModelConfig("mobilenet_v2", 0.5, 21, 16)
+    source = save_model(build_deeplab(source_config), source_config, tmp_path / "pascal.keras")
+    experiment = load_experiment(None, tiny_overrides(data_root, **{"schedule.steps": 3}) + [
+        f"model.weights={source}", "model.architecture={residual_decoder_filters: 8}",
+        "model.class_names=[background, person]"])
+    Trainer(experiment, tmp_path / "run").train()
+
+    trained, config = load_run_model(tmp_path / "run")
+    assert config.residual_decoder_filters == 8
+    half, _ = wise_ft_model(tmp_path / "run", 0.5)
+    trained_output = trained.get_layer(RESIDUAL_DECODER_OUTPUT).get_weights()
+    assert any(np.any(w) for w in trained_output)
+    for a, b in zip(half.get_layer(RESIDUAL_DECODER_OUTPUT).get_weights(), trained_output):
+        np.testing.assert_allclose(a, 0.5 * b, atol=1e-7)
+    for name in ("residual_decoder.projection", "residual_decoder.conv1_pointwise"):
+        for a, b in zip(half.get_layer(name).get_weights(), trained.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
