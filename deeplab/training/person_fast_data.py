@@ -303,7 +303,9 @@ def build(shared: Path, destination: Path, teacher, seed: int = 0, progress: boo
             counts["negative"] += 1
         writer.close()
         if pasted:
-            stems = add_pasted_people(Path(temporary), pasted, rng, progress)
+            # a stream of its own: the same photos whatever came before them
+            stems = add_pasted_people(Path(temporary), pasted, np.random.default_rng(seed + 1),
+                                      progress)
             writer.splits["train"] += stems
             writer.close()
             counts["pasted"] = len(stems)
