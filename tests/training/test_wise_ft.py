@@ -25,25 +25,32 @@ def test_mismatched_architectures_and_bad_alpha_are_refused():
         interpolate_weights([np.zeros(2)], [np.zeros(2)], 1.5)
 
 
-def test_a_run_is_averaged_with_the_start_rebuilt_from_its_folder(tmp_path):
+def train_from_a_pascal_start(tmp_path, steps: int, architecture: str = "{}"):
+    """A tiny background/person run in ``tmp_path / "run"`` from a random 21-class
+    MobileNetV2 0.5 saved as its start."""
     from data_fixtures import write_folder_dataset
     from training_fixtures import tiny_overrides
 
     from deeplab.config import ModelConfig
     from deeplab.model import build_deeplab, save_model
     from deeplab.training.config import load_experiment
-    from deeplab.weights.run_folder import load_run_model
     from deeplab.training.trainer import Trainer
-    from deeplab.training.wise_ft import wise_ft_model
 
     data_root = write_folder_dataset(tmp_path / "data", count=8)
     source_config = ModelConfig("mobilenet_v2", 0.5, 21, 16)
     source = save_model(build_deeplab(source_config), source_config, tmp_path / "pascal.keras")
-    experiment = load_experiment(None, tiny_overrides(data_root, **{"schedule.steps": 2}) + [
-        f"model.weights={source}", "model.architecture={}",
+    experiment = load_experiment(None, tiny_overrides(data_root, **{"schedule.steps": steps}) + [
+        f"model.weights={source}", f"model.architecture={architecture}",
         "model.class_names=[background, person]"])
     Trainer(experiment, tmp_path / "run").train()
+    return tmp_path / "run"
 
+
+def test_a_run_is_averaged_with_the_start_rebuilt_from_its_folder(tmp_path):
+    from deeplab.weights.run_folder import load_run_model
+    from deeplab.training.wise_ft import wise_ft_model
+
+    train_from_a_pascal_start(tmp_path, 2)
     trained, _ = load_run_model(tmp_path / "run")
     start, _ = wise_ft_model(tmp_path / "run", 0.0)
     half, config = wise_ft_model(tmp_path / "run", 0.5)
@@ -61,25 +68,11 @@ def test_a_run_is_averaged_with_the_start_rebuilt_from_its_folder(tmp_path):
 def test_a_residual_decoder_run_scales_its_trained_correction(tmp_path):
     """The start's residual decoder is a pass-through whatever its hidden weights: WiSE-FT
     keeps the trained hidden layers and scales the last one by alpha."""
-    from data_fixtures import write_folder_dataset
-    from training_fixtures import tiny_overrides
-
-    from deeplab.config import ModelConfig
     from deeplab.layers import RESIDUAL_DECODER_OUTPUT
-    from deeplab.model import build_deeplab, save_model
-    from deeplab.training.config import load_experiment
-    from deeplab.training.trainer import Trainer
     from deeplab.training.wise_ft import wise_ft_model
     from deeplab.weights.run_folder import load_run_model
 
-    data_root = write_folder_dataset(tmp_path / "data", count=8)
-    source_config = ModelConfig("mobilenet_v2", 0.5, 21, 16)
-    source = save_model(build_deeplab(source_config), source_config, tmp_path / "pascal.keras")
-    experiment = load_experiment(None, tiny_overrides(data_root, **{"schedule.steps": 3}) + [
-        f"model.weights={source}", "model.architecture={residual_decoder_filters: 8}",
-        "model.class_names=[background, person]"])
-    Trainer(experiment, tmp_path / "run").train()
-
+    train_from_a_pascal_start(tmp_path, 3, "{residual_decoder_filters: 8}")
     trained, config = load_run_model(tmp_path / "run")
     assert config.residual_decoder_filters == 8
     half, _ = wise_ft_model(tmp_path / "run", 0.5)
