@@ -5,23 +5,28 @@ frame even where nothing moved, and the refined matte shimmers along the subject
 cure must not cost the other way, where a limb moves and the matte has to follow at once.
 
 :class:`TemporalSmoother` decides per pixel from the frames themselves, not from the network:
-it compares the frame's luma (at a small size and lightly blurred, which averages the camera
-noise away) with a running reference of what the picture looked like, and turns that change into
-a motion map (0 below ``still_levels``, 1 at ``moving_levels`` and above, spread by ``reach``
-around what moved). Where the picture moved, the new probability is taken as it is (no
-ghosting); where it is still, the probability is the mean of the frames since the pixel came
-to rest, then an exponential moving average at ``still_rate`` (held). A change of the value
-itself of at least ``jump`` is taken at once too (an outline that moved where the luma barely
-changed). The luma reference is updated at the same per-pixel rate, so a slow drift accumulates
-until it counts as motion (hysteresis) instead of hiding under the per-frame threshold for ever.
+it compares the frame's luma (at the network's working size, up to ``motion_side``, lightly
+blurred, which averages the camera noise away) with a running reference of what the picture
+looked like, and turns that change into a motion map (0 below ``still_levels``, 1 at
+``moving_levels`` and above, spread by ``reach`` around what moved). Where the picture moved,
+the new probability is taken as it is (no ghosting); where it is still, the probability is the
+mean of the frames since the pixel came to rest, then an exponential moving average at
+``still_rate`` (held). Optionally (``jump``) a change of the value itself is taken at once too.
+The luma reference is updated at the same per-pixel rate, so a slow drift accumulates until it
+counts as motion (hysteresis) instead of hiding under the per-frame threshold for ever.
 
-``hold`` does the same to the refined full-resolution matte, on its outline tiles only: the
+``hold`` does the same to the refined full-resolution matte, on its outline tiles only (the
 refinement applies its coefficients to the photo's own noisy luma, so the outline would shimmer
-even with a steady probability.
+even with a steady probability), then applies hysteresis to the two ends of the matte: a held
+value of ``opaque_at`` or more is output as 1, and a pixel that was output as 1 stays 1 while
+its value is at least ``opaque_until`` and its luma changed by less than ``keep_levels`` (and
+the same towards 0 with ``clear_at`` / ``clear_until``). This is what steadies the inside of a
+moving person, where the network's doubt and the refinement's texture make the matte dip and
+recover from frame to frame; an outline that passes over the pixel changes its luma and is
+followed at once. Both levels lie on their side of 0.5, so the matte thresholded at 0.5 is
+exactly what it would be without the hysteresis.
 
-Causal (past frames only), numpy + OpenCV. Measured by ``benchmarks/video_flicker.py`` on this
-(shared, busy) machine: ~0.6 ms per frame for the probability at 225-257 px, ~1 ms for ``hold``
-at 640x480.
+Causal (past frames only), numpy + OpenCV. Cost measured by ``benchmarks/video_flicker.py``.
 """
 
 from __future__ import annotations
@@ -43,19 +48,27 @@ class TemporalConfig:
     first frames after it came to rest are averaged equally; 1 = no smoothing).
     ``still_levels`` / ``moving_levels``: luma change (0-255, at the motion size) below which a
     pixel is still and from which it is fully moving. ``motion_side``: longer side of the luma
-    the motion is measured on. ``reach``: how far motion spreads, as a fraction of that side.
-    ``jump``: a change of the value itself (probability or matte, 0-1) of at least this much is
-    taken at once even where the picture looks still (an outline moving beyond ``reach``, where
-    the matte's filters carry it), half of it or less is held; None: motion alone decides.
-    Defaults from ``benchmarks/video_flicker.py`` (bundled model at 225 px).
+    the motion is measured on (frames smaller than it are used as they are). ``reach``: how far
+    motion spreads, as a fraction of that side. ``jump``: a change of the value itself
+    (probability or matte, 0-1) of at least this much is taken at once even where the picture
+    looks still, half of it or less is held; None: motion alone decides.
+    ``opaque_at`` / ``opaque_until`` and ``clear_at`` / ``clear_until``: the matte's hysteresis
+    (see the module doc; 1, 1, 0, 0 turn it off); ``keep_levels``: luma change (0-255) from
+    which a pixel leaves it at once.
+    Defaults from ``benchmarks/video_flicker.py`` (bundled video model at 225 and 385 px).
     """
 
     still_rate: float = 0.1
     still_levels: float = 2.0
     moving_levels: float = 6.0
-    motion_side: int = 128
-    reach: float = 0.04
-    jump: float | None = 0.3
+    motion_side: int = 256
+    reach: float = 0.004
+    jump: float | None = None
+    opaque_at: float = 0.8
+    opaque_until: float = 0.55
+    clear_at: float = 0.05
+    clear_until: float = 0.3
+    keep_levels: float = 12.0
 
     def __post_init__(self):
         if not 0.0 < self.still_rate <= 1.0:
@@ -69,6 +82,14 @@ class TemporalConfig:
             raise ValueError(f"reach must be in [0, 0.5), got {self.reach}")
         if self.jump is not None and not 0.0 < self.jump <= 1.0:
             raise ValueError(f"jump must be in (0, 1] or None, got {self.jump}")
+        if not 0.5 < self.opaque_until <= self.opaque_at <= 1.0:
+            raise ValueError("need 0.5 < opaque_until <= opaque_at <= 1, got "
+                             f"{self.opaque_until} and {self.opaque_at}")
+        if not 0.0 <= self.clear_at <= self.clear_until < 0.5:
+            raise ValueError("need 0 <= clear_at <= clear_until < 0.5, got "
+                             f"{self.clear_at} and {self.clear_until}")
+        if self.keep_levels < 0.0:
+            raise ValueError(f"keep_levels must be >= 0, got {self.keep_levels}")
 
 
 def luma(frame: np.ndarray, longer_side: int) -> np.ndarray:
@@ -100,6 +121,7 @@ class TemporalSmoother:
         self.state: np.ndarray | None = None
         self.reference: np.ndarray | None = None
         self.rate: np.ndarray | None = None  # last per-pixel rate, at the motion size
+        self.change: np.ndarray | None = None  # last luma change (0-255), motion size
         self.age: np.ndarray | None = None  # frames each pixel has been still, motion size
         self.held: np.ndarray | None = None  # full-resolution matte held (float32, 0..255)
         self._last: RefinedMatte | None = None  # what ``hold`` returned last
@@ -112,16 +134,18 @@ class TemporalSmoother:
         self.state = None
         self.reference = None
         self.rate = None
+        self.change = None
         self.age = None
         self.held = None
         self._last = None
 
     def motion(self, gray: np.ndarray) -> np.ndarray:
-        """Motion map in [0, 1] at the motion size: how far ``gray`` is from the reference."""
+        """Motion map in [0, 1] at the motion size: how far ``gray`` is from the reference
+        (the change itself is kept in ``self.change`` for the matte's hysteresis)."""
         config = self.config
-        change = cv2.absdiff(gray, self.reference)
+        self.change = cv2.absdiff(gray, self.reference)
         span = np.float32(1.0 / (config.moving_levels - config.still_levels))
-        moving = np.clip((change - np.float32(config.still_levels)) * span, 0.0, 1.0)
+        moving = np.clip((self.change - np.float32(config.still_levels)) * span, 0.0, 1.0)
         if self._spread is not None:
             moving = cv2.dilate(moving, self._spread)
         return moving
@@ -136,6 +160,7 @@ class TemporalSmoother:
             self.state = probability.copy()
             self.reference = gray
             self.rate = None
+            self.change = None
             self.age = np.zeros_like(gray)
             return self.state
         moving = self.motion(gray)
@@ -163,14 +188,16 @@ class TemporalSmoother:
 
     def hold(self, matte: RefinedMatte) -> RefinedMatte:
         """The refined full-resolution matte of the frame last smoothed, held like the
-        probability: where the picture is still it moves towards the new matte at
-        ``still_rate``, where it moved it is the new matte.
+        probability (where the picture is still it moves towards the new matte at
+        ``still_rate``, where it moved it is the new matte), then the hysteresis at its two
+        ends (module doc).
 
         Why a second stage: the refinement applies its edge coefficients to the full-resolution
         luma, so camera noise in the photo itself makes the outline shimmer even when the
-        probability is perfectly steady. Only the tiles on the outline (mixed now or in the
-        last output) are touched, so the cost is the outline's, not the frame's. The first
-        frame (and a size change) passes through.
+        probability is perfectly steady, and the network's doubt inside a moving person makes
+        the matte dip there. Only the tiles on the outline (mixed now or in the last output)
+        are touched, so the cost is the outline's, not the frame's. The first frame (and a size
+        change) passes through.
         """
         alpha8, tiles = matte.alpha8, matte.tiles
         last = self._last
@@ -178,6 +205,9 @@ class TemporalSmoother:
             self.held = alpha8.astype(np.float32)
             self._last = matte
             return matte
+        config = self.config
+        opaque_at, opaque_until = round(255 * config.opaque_at), round(255 * config.opaque_until)
+        clear_at, clear_until = round(255 * config.clear_at), round(255 * config.clear_until)
         work = tiles.mixed | last.tiles.mixed
         flipped = (tiles.opaque != last.tiles.opaque) & ~work  # 0 <-> 255: nothing to hold
         out = EdgeTiles(tiles.full_hw, tiles.opaque & ~work, work.copy(), tiles.tile)
@@ -191,6 +221,10 @@ class TemporalSmoother:
             rate = self._follow(sample(self.rate, geometry, ys, xs), difference, 255.0)
             held += rate * difference
             run = cv2.convertScaleAbs(held)  # rounded, saturated to 0..255
+            before = last.alpha8[ys, xs]
+            calm = sample(self.change, geometry, ys, xs) < np.float32(config.keep_levels)
+            run[(run >= opaque_at) | ((before == 255) & (run >= opaque_until) & calm)] = 255
+            run[(run <= clear_at) | ((before == 0) & (run <= clear_until) & calm)] = 0
             result[ys, xs] = run
             out.settle(ys, xs, run)
         held = RefinedMatte(result, out, matte.low)

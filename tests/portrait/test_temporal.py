@@ -204,16 +204,104 @@ def test_hold_steadies_a_noisy_outline_where_the_picture_is_still():
 
 
 def test_hold_follows_a_moving_outline_at_once():
+    """Where the picture changed the new matte is taken (only the stateless ends of the
+    hysteresis apply); elsewhere at most a faint fringe is held at 0; and the matte thresholded
+    at 0.5 is the new one."""
     rng = np.random.default_rng(5)
-    smoother = TemporalSmoother()
-    for _ in range(5):
+    config = TemporalConfig()
+    smoother = TemporalSmoother(config)
+    for _ in range(5):  # settle on a still square
         frame, probability = square_at(10)
         smoother(probability, noisy(frame, rng))
         smoother.hold(refined_square(10, rng))
+    previous = frame
     for left in (16, 22, 28):
         frame, probability = square_at(left)
         smoother(probability, noisy(frame, rng))
         matte = refined_square(left, rng)
         out = smoother.hold(matte)
         check_tiles(out)
-        assert np.abs(out.as_float() - matte.as_float()).max() < 0.1
+        expected = matte.as_float()
+        expected[expected >= config.opaque_at] = 1.0
+        expected[expected <= config.clear_at] = 0.0
+        changed = np.abs(frame.astype(int) - previous).max(axis=-1) > 20
+        changed = cv2.resize(changed.astype(np.uint8), (2 * WIDTH, 2 * HEIGHT),
+                             interpolation=cv2.INTER_NEAREST) > 0
+        error = np.abs(out.as_float() - expected)
+        assert error[changed].max() < 0.1
+        assert error.max() <= config.clear_until and error.mean() < 0.002
+        assert np.array_equal(out.as_float() > 0.5, matte.as_float() > 0.5)
+        previous = frame
+
+
+# -- hysteresis at the matte's two ends ----------------------------------------------------------
+
+NO_SMOOTHING = dict(still_rate=1.0)  # isolates the hysteresis from the holding
+NO_HYSTERESIS = dict(opaque_at=1.0, opaque_until=1.0, clear_at=0.0, clear_until=0.0)
+
+
+def held_values(config: TemporalConfig, values: list[float], frames: list[np.ndarray],
+                background: float = 0.4) -> list[float]:
+    """``hold`` of a matte that is ``background`` except for a block that takes ``values`` in
+    turn, with ``frames`` as the pictures; the block's output after each frame."""
+    smoother = TemporalSmoother(config)
+    outs = []
+    for value, frame in zip(values, frames):
+        smoother(np.zeros((HEIGHT, WIDTH), np.float32), frame)
+        matte = np.full((2 * HEIGHT, 2 * WIDTH), background, np.float32)
+        matte[32:64, 32:64] = value
+        out = smoother.hold(RefinedMatte.from_array(matte, tile=16))
+        check_tiles(out)
+        outs.append(round(float(out.as_float()[32:64, 32:64].mean()), 3))
+    return outs
+
+
+def test_an_opaque_pixel_stays_opaque_through_a_dip_while_the_picture_is_calm():
+    config = TemporalConfig(**NO_SMOOTHING)
+    values = [1.0, 0.6, 1.0, 0.5, 0.7, 0.85, 0.6]
+    outs = held_values(config, values, [scene()] * len(values))
+    # 0.6 kept at 1; 0.5 is below opaque_until: released; 0.7 does not re-enter; 0.85 does
+    assert outs == [1.0, 1.0, 1.0, 0.502, 0.698, 1.0, 1.0]
+
+
+def test_a_clear_pixel_stays_clear_through_a_rise_while_the_picture_is_calm():
+    config = TemporalConfig(**NO_SMOOTHING)
+    values = [0.0, 0.25, 0.35, 0.2, 0.03, 0.2]
+    outs = held_values(config, values, [scene()] * len(values), background=0.6)
+    assert outs == [0.0, 0.0, 0.349, 0.2, 0.0, 0.0]
+
+
+def test_the_hysteresis_lets_go_where_the_picture_changes():
+    config = TemporalConfig(**NO_SMOOTHING)
+    changed = scene()
+    changed[12:36, 12:36] = 0  # around the block (frame size): darker by 30 levels or more
+    outs = held_values(config, [1.0, 0.6, 0.0, 0.25], [scene(), changed, scene(), changed])
+    assert outs == [1.0, 0.6, 0.0, 0.251]
+
+
+def test_the_hysteresis_never_moves_a_pixel_across_one_half():
+    """The matte thresholded at 0.5 (what IoU is measured on) is the same with and without."""
+    rng = np.random.default_rng(6)
+    with_it = TemporalSmoother(TemporalConfig(still_rate=0.3))
+    without = TemporalSmoother(TemporalConfig(still_rate=0.3, **NO_HYSTERESIS))
+    base = scene()
+    for step in range(12):
+        frame = noisy(base, rng, sigma=3.0 if step % 3 else 40.0)
+        matte = cv2.resize(rng.random((9, 12)).astype(np.float32), (2 * WIDTH, 2 * HEIGHT))
+        outs = []
+        for smoother in (with_it, without):
+            smoother(np.zeros((HEIGHT, WIDTH), np.float32), frame)
+            outs.append(smoother.hold(RefinedMatte.from_array(matte, tile=16)))
+        check_tiles(outs[0])
+        assert np.array_equal(outs[0].alpha8 > 127, outs[1].alpha8 > 127)
+        if step > 2:
+            assert not np.array_equal(outs[0].alpha8, outs[1].alpha8)  # it did something
+
+
+@pytest.mark.parametrize("kwargs", [dict(opaque_until=0.5), dict(opaque_until=0.9, opaque_at=0.8),
+                                    dict(opaque_at=1.2), dict(clear_until=0.5),
+                                    dict(clear_at=0.2, clear_until=0.1), dict(clear_at=-0.1),
+                                    dict(keep_levels=-1.0)])
+def test_bad_hysteresis_settings_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        TemporalConfig(**kwargs)
