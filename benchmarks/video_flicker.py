@@ -1,13 +1,17 @@
 """Video flicker and accuracy, per-frame against the temporal smoother, side by side in one run.
 
-    python benchmarks/video_flicker.py [--model person] [--input-size 225] [--clips 4]
+    python benchmarks/video_flicker.py [--model person_fast] [--input-size N] [--clips 4]
 
 Every frame goes through portrait mode's video path, with the functions ``process_video`` calls:
 the frame shrunk to the working size (``working_image``), the network's probabilities, subject
-selection (``subject_probability_of``), then either nothing (per-frame) or the
-``TemporalSmoother`` (stabilised: the probability smoothed, then the refined matte held with
-``hold``), and the edge-aware matte at full resolution (``refine``). The network runs once per
-frame; both paths refine its output, so they differ only by the smoother.
+selection (``subject_probability_of``), then either nothing (per-frame) or a
+``TemporalSmoother`` (the probability smoothed, then the refined matte held with ``hold``), and
+the edge-aware matte at full resolution (``refine``). The network runs once per frame; every path
+refines its output, so they differ only by the smoother. Three paths: per-frame, "stabilised"
+(the default ``TemporalConfig``) and "previous" (``PREVIOUS``: session 5's settings, motion at
+128 px spread 5 px, value jumps of 0.3 taken at once, no hysteresis), so a change to the
+smoother is measured against what it replaces in the same run. By default the bundled video
+model at its own working size, as ``infer.py`` runs video.
 
 - Synthetic clips (640x480, made here): a person cut out of a held-out CCP photo with its
   hand-made mask, composited over a still background (the empty room at the start of
@@ -26,7 +30,10 @@ frame; both paths refine its output, so they differ only by the smoother.
   the mean IoU of the stabilised matte against the per-frame one (how far smoothing moves it).
 
 Acceptance (issue 17): stabilised static-area flicker at most half of per-frame's, with IoU not
-lower. The smoother's own cost per frame is printed too.
+lower. The smoother's own cost per frame is printed too. ``--truth-blur`` adds a reference row:
+the known matte itself blurred (Gaussian, that sigma in px), a matte that follows the person
+perfectly but has a soft edge, to show how much of the "all" figure an outline's softness alone
+costs while the person moves.
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ import numpy as np  # noqa: E402
 from deeplab.image_files import read_rgb  # noqa: E402
 from deeplab.portrait import person_score  # noqa: E402
 from deeplab.portrait.matte import refine  # noqa: E402
-from deeplab.portrait.models import load_probability_model  # noqa: E402
+from deeplab.portrait.models import FAST_WEIGHTS, load_probability_model  # noqa: E402
 from deeplab.portrait.render import (VIDEO_INPUT_SIZE, RenderConfig,  # noqa: E402
                                      subject_probability_of, working_image)
 from deeplab.portrait.temporal import TemporalConfig, TemporalSmoother  # noqa: E402
@@ -59,7 +66,10 @@ from deeplab.portrait.video_io import DecodedFrame, VideoReader  # noqa: E402
 SHARED = Path(os.environ.get("DEEPLAB_SHARED_DIR", ROOT.parent / "shared"))
 VIDEOS = SHARED / "data" / "videos"
 FRAME_SIZE = (640, 480)  # width, height: what a laptop webcam gives
-PATHS = ("per-frame", "stabilised")
+PATHS = ("per-frame", "previous", "stabilised")
+# session 5's smoother, for the comparison in the same run (the hysteresis off)
+PREVIOUS = TemporalConfig(motion_side=128, reach=0.04, jump=0.3, opaque_at=1.0, opaque_until=1.0,
+                          clear_at=0.0, clear_until=0.0)
 
 
 # --- metrics ------------------------------------------------------------------------------------
@@ -133,13 +143,14 @@ class Figures:
 # --- the portrait video path --------------------------------------------------------------------
 
 class Paths:
-    """Per-frame and stabilised mattes of one clip, from one network pass per frame."""
+    """Per-frame and smoothed mattes of one clip, from one network pass per frame."""
 
     def __init__(self, model, config: RenderConfig, input_size: int,
                  temporal: TemporalConfig = TemporalConfig()):
         self.model, self.config, self.input_size = model, config, input_size
-        self.smoother = TemporalSmoother(temporal)
-        self.smoother_ms: list[float] = []
+        self.smoothers = {"previous": TemporalSmoother(PREVIOUS),
+                          "stabilised": TemporalSmoother(temporal)}
+        self.smoother_ms: list[float] = []  # the default smoother's own cost
         self.hold_ms: list[float] = []
 
     def mattes(self, frame: np.ndarray) -> dict[str, np.ndarray]:
@@ -147,15 +158,19 @@ class Paths:
         working = working_image(frame, self.input_size)
         probabilities = self.model.probabilities(working.image[np.newaxis])[0]
         probability = subject_probability_of(probabilities, self.config)
-        per_frame = refine(frame, probability, self.config.matte, working)
-        start = time.perf_counter()
-        smoothed = self.smoother(probability, working.image)
-        self.smoother_ms.append((time.perf_counter() - start) * 1000)
-        held = refine(frame, smoothed, self.config.matte, working)
-        start = time.perf_counter()
-        held = self.smoother.hold(held)
-        self.hold_ms.append((time.perf_counter() - start) * 1000)
-        return {"per-frame": per_frame.as_float(), "stabilised": held.as_float()}
+        mattes = {"per-frame": refine(frame, probability, self.config.matte, working).as_float()}
+        for name, smoother in self.smoothers.items():
+            start = time.perf_counter()
+            smoothed = smoother(probability, working.image)
+            smoother_ms = (time.perf_counter() - start) * 1000
+            held = refine(frame, smoothed, self.config.matte, working)
+            start = time.perf_counter()
+            held = smoother.hold(held)
+            if name == "stabilised":
+                self.smoother_ms.append(smoother_ms)
+                self.hold_ms.append((time.perf_counter() - start) * 1000)
+            mattes[name] = held.as_float()
+        return mattes
 
 
 # --- synthetic clips ----------------------------------------------------------------------------
@@ -218,9 +233,11 @@ def synthetic_clip(person: np.ndarray, alpha: np.ndarray, background: np.ndarray
 
 
 def score_synthetic(model, config, input_size, examples, frames, noise, margin,
-                    temporal: TemporalConfig = TemporalConfig()) -> tuple[dict, list, list]:
+                    truth_blur: float = 0.0, temporal: TemporalConfig = TemporalConfig(),
+                    ) -> tuple[dict, list, list]:
     background = still_background()
-    figures = {name: Figures() for name in PATHS}
+    blurred = f"known matte blurred {truth_blur:g} px"
+    figures = {name: Figures() for name in PATHS + ((blurred,) if truth_blur > 0 else ())}
     smoother_ms: list[float] = []
     hold_ms: list[float] = []
     for number, example in enumerate(examples):
@@ -229,6 +246,8 @@ def score_synthetic(model, config, input_size, examples, frames, noise, margin,
         previous = None
         for frame, truth in synthetic_clip(person, alpha, background, frames, noise, number):
             mattes = paths.mattes(frame)
+            if truth_blur > 0:
+                mattes[blurred] = cv2.GaussianBlur(truth, (0, 0), truth_blur)
             for name, matte in mattes.items():
                 figures[name].ious.append(iou(matte > 0.5, truth > 0.5))
                 if previous is not None:
@@ -283,12 +302,29 @@ def person_class(model) -> int:
     return names.index("person")
 
 
+def ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}x" if base > 0 else "-"
+
+
+def load_video_model(name: str, input_size: int | None):
+    """The model and its working size as the video path picks it: ``input_size``, else the size
+    a bundled fast network was built for, else ``VIDEO_INPUT_SIZE``."""
+    model = load_probability_model(name, input_size=input_size or VIDEO_INPUT_SIZE)
+    size = input_size or getattr(model, "preferred_size", None) or VIDEO_INPUT_SIZE
+    resize = getattr(model, "for_input_size", None)
+    if resize is not None:
+        model = resize(size)
+    return model, int(getattr(model, "crop_size", None) or size)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="person",
-                        help="weights name or path (a bundled name, a .tflite, any source)")
-    parser.add_argument("--input-size", type=int, default=VIDEO_INPUT_SIZE,
-                        help=f"working size, longer side in px (default {VIDEO_INPUT_SIZE})")
+    parser.add_argument("--model", default=FAST_WEIGHTS,
+                        help="weights name or path (a bundled name, a .tflite, any source; "
+                             f"default {FAST_WEIGHTS}, the video model)")
+    parser.add_argument("--input-size", type=int,
+                        help="working size, longer side in px (default: the model's own, else "
+                             f"{VIDEO_INPUT_SIZE}, as the video path picks it)")
     parser.add_argument("--clips", type=int, default=4, help="synthetic clips (CCP val photos)")
     parser.add_argument("--frames", type=int, default=48, help="frames per synthetic clip")
     parser.add_argument("--noise", type=float, default=3.0,
@@ -298,6 +334,8 @@ def main(argv=None) -> int:
     parser.add_argument("--margin", type=int,
                         help="px from any change (of the known matte; of the webcam picture) "
                              "beyond which a pixel is 'away' (default: the matte filters' reach)")
+    parser.add_argument("--truth-blur", type=float, default=3.0,
+                        help="sigma (px) of the blurred known matte in the reference row (0: none)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if not (VIDEOS / "room_people_enter.mp4").is_file():
@@ -305,58 +343,61 @@ def main(argv=None) -> int:
         return 2
     if args.clips < 1 or args.frames < 8:
         parser.error("--clips must be >= 1 and --frames >= 8")
+    if args.truth_blur < 0:
+        parser.error("--truth-blur must be >= 0")
 
-    model = load_probability_model(args.model, input_size=args.input_size)
+    model, input_size = load_video_model(args.model, args.input_size)
     config = video_render_config(RenderConfig(mode="matte", subject_classes=(person_class(model),)))
     examples = person_score.ccp_validation(SHARED)[:args.clips]
     margin = args.margin
     if margin is None:  # the colour-guided pass reaches this far, in full-resolution px
-        margin = -(-config.matte.coarse_radius * max(FRAME_SIZE) // args.input_size) + 2
-    synthetic, smoother_ms, hold_ms = score_synthetic(model, config, args.input_size, examples,
-                                             args.frames, args.noise, margin)
-    webcam = {clip.name: score_webcam(model, config, args.input_size, clip, args.still_levels,
+        margin = -(-config.matte.coarse_radius * max(FRAME_SIZE) // input_size) + 2
+    synthetic, smoother_ms, hold_ms = score_synthetic(model, config, input_size, examples,
+                                                      args.frames, args.noise, margin,
+                                                      args.truth_blur)
+    webcam = {clip.name: score_webcam(model, config, input_size, clip, args.still_levels,
                                       margin)
               for clip in sorted(VIDEOS.glob("webcam_*.mkv"))}
 
-    print(f"\nmodel {args.model} at {args.input_size} px; smoother "
+    print(f"\nmodel {args.model} at {input_size} px; smoother (stabilised) "
           f"{np.median(smoother_ms):.2f} ms/frame, matte hold {np.median(hold_ms):.2f} "
           "ms/frame (medians)\n")
     print(f"synthetic: {len(examples)} clips x {args.frames} frames, 640x480, noise "
           f"{args.noise:g} levels")
     print(f"static flicker %: where the known matte does not change (all), the same only "
           f"farther than {margin} px from any change (away), and in frame pairs where the person "
-          "stands still (still)")
+          "stands still (still); in brackets against per-frame")
     print("| path | IoU | static flicker % all | away | still | dtSSD where it changes |")
     print("|---|---|---|---|---|---|")
-    for name in PATHS:
-        row = synthetic[name]
-        print(f"| {name} | {row['iou']:.4f} | {row['flicker_pct']:.3f} | "
-              f"{row['flicker_far_pct']:.4f} | {row['flicker_still_pct']:.4f} | "
-              f"{row['dtssd']:.2f} |")
-    ratios = [synthetic["stabilised"][key] / synthetic["per-frame"][key]
-              for key in ("flicker_pct", "flicker_far_pct", "flicker_still_pct")]
-    print("stabilised / per-frame static flicker: all {:.2f}, away {:.2f}, still {:.2f}"
-          .format(*ratios))
+    base = synthetic["per-frame"]
+    for name, row in synthetic.items():
+        cells = [f"{row[key]:.{digits}f} ({ratio(row[key], base[key])})" for key, digits in
+                 (("flicker_pct", 3), ("flicker_far_pct", 4), ("flicker_still_pct", 4))]
+        cells.append(f"{row['dtssd']:.2f}")
+        print(f"| {name} | {row['iou']:.4f} | " + " | ".join(cells) + " |")
     print(f"\nwebcam clips, static-area flicker %: over the pixels whose luma changed by less "
           f"than {args.still_levels:g} levels (all), and only those farther than {margin} px "
-          "from any that changed more (away)")
-    print("| clip | per-frame all | stabilised all | ratio | per-frame away | stabilised away "
-          "| ratio | stabilised vs per-frame IoU |")
-    print("|---|---|---|---|---|---|---|---|")
-    for clip, row in webcam.items():
-        raw, held = row["per-frame"], row["stabilised"]
-        print(f"| {clip} | {raw['flicker_pct']:.3f} | {held['flicker_pct']:.3f} | "
-              f"{held['flicker_pct'] / raw['flicker_pct']:.2f} | {raw['flicker_far_pct']:.4f} | "
-              f"{held['flicker_far_pct']:.4f} | "
-              f"{held['flicker_far_pct'] / raw['flicker_far_pct']:.2f} | "
-              f"{row['agreement_iou']:.4f} |")
-    means = {key: [np.mean([row[path][key] for row in webcam.values()]) for path in PATHS]
-             for key in ("flicker_pct", "flicker_far_pct")}
-    (raw, held), (raw_far, held_far) = means["flicker_pct"], means["flicker_far_pct"]
-    print(f"| mean | {raw:.3f} | {held:.3f} | {held / raw:.2f} | {raw_far:.4f} | "
-          f"{held_far:.4f} | {held_far / raw_far:.2f} | |")
+          "from any that changed more (away); in brackets against per-frame")
+    print("| clip | " + " | ".join(f"{path} all" for path in PATHS) + " | "
+          + " | ".join(f"{path} away" for path in PATHS) + " | stabilised vs per-frame IoU |")
+    print("|---" * (2 * len(PATHS) + 2) + "|")
+    means = {path: {key: float(np.mean([row[path][key] for row in webcam.values()]))
+                    for key in ("flicker_pct", "flicker_far_pct")} for path in PATHS}
+    for clip, row in list(webcam.items()) + [("mean", {**means, "agreement_iou": None})]:
+        raw = row["per-frame"]
+        cells = [f"{row[path]['flicker_pct']:.3f}"
+                 + ("" if path == "per-frame" else
+                    f" ({ratio(row[path]['flicker_pct'], raw['flicker_pct'])})")
+                 for path in PATHS]
+        cells += [f"{row[path]['flicker_far_pct']:.4f}"
+                  + ("" if path == "per-frame" else
+                     f" ({ratio(row[path]['flicker_far_pct'], raw['flicker_far_pct'])})")
+                  for path in PATHS]
+        agreement = row["agreement_iou"]
+        print(f"| {clip} | " + " | ".join(cells) + " | "
+              + ("" if agreement is None else f"{agreement:.4f}") + " |")
     if args.json:
-        args.json.write_text(json.dumps({"model": args.model, "input_size": args.input_size,
+        args.json.write_text(json.dumps({"model": args.model, "input_size": input_size,
                                          "smoother_ms": float(np.median(smoother_ms)),
                                          "hold_ms": float(np.median(hold_ms)), "margin": margin,
                                          "synthetic": synthetic, "webcam": webcam}, indent=2))
