@@ -64,7 +64,7 @@ class TemporalConfig:
     motion_side: int = 256
     reach: float = 0.004
     jump: float | None = None
-    opaque_at: float = 0.8
+    opaque_at: float = 0.75
     opaque_until: float = 0.55
     clear_at: float = 0.05
     clear_until: float = 0.3
