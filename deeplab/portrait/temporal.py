@@ -66,7 +66,7 @@ class TemporalConfig:
     jump: float | None = None
     opaque_at: float = 0.75
     opaque_until: float = 0.55
-    clear_at: float = 0.05
+    clear_at: float = 0.1
     clear_until: float = 0.3
     keep_levels: float = 12.0
 
